@@ -1,0 +1,152 @@
+"""Settings from ``PARLEY_*`` environment variables (and an optional ``.env`` file).
+
+Start-up must fail loudly and early: a gateway that boots with a wrong auth token
+would refuse every Twilio request in production, so a missing or malformed setting
+stops the process with a message naming the variable (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PARLEY_"
+DEFAULT_ELEVENLABS_WS_URL = "wss://api.elevenlabs.io/v1/convai/conversation"
+DEFAULT_ELEVENLABS_API_URL = "https://api.elevenlabs.io"
+DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(Exception):
+    """Raised when the environment does not describe a usable configuration.
+
+    The message lists every offending variable by its environment name, one per line,
+    so an operator can fix them all in one go.
+    """
+
+
+def _check_url(value: str, schemes: tuple[str, ...], what: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        allowed = " or ".join(f"{s}://" for s in schemes)
+        raise ValueError(f"must be an absolute {what} URL starting with {allowed}")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Everything parley reads from its environment.
+
+    Provider credentials are ``SecretStr`` so that they never appear in a repr, a log
+    line or a traceback.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    public_url: str = Field(description="Public base URL Twilio reaches us at (https://...).")
+    twilio_account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_auth_token: SecretStr
+    twilio_api_url: str = DEFAULT_TWILIO_API_URL
+    twilio_from_number: str = Field(default="", pattern=r"^(\+[1-9][0-9]{6,14})?$")
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_agent_id: str = Field(min_length=1)
+    elevenlabs_ws_url: str = DEFAULT_ELEVENLABS_WS_URL
+    elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
+    database_url: str = "sqlite+aiosqlite:///parley.db"
+    redis_url: str | None = None
+
+    api_keys: str = Field(
+        default="",
+        description="Operator API keys as comma-separated org_id:key pairs.",
+    )
+    inbound_org_id: str = Field(
+        default="default", min_length=1, description="Organization that owns inbound calls."
+    )
+    default_language: str = Field(default="es", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    recordings_dir: Path = Path("recordings")
+    prewarm_timeout_s: PositiveSeconds = 30.0
+    stream_token_ttl_s: PositiveSeconds = 120.0
+    tool_timeout_s: PositiveSeconds = 8.0
+    end_call_max_wait_s: PositiveSeconds = 15.0
+    agent_connect_timeout_s: PositiveSeconds = 5.0
+    voicemail_message: str = (
+        "Hello, this is a courtesy call. Please call us back at your earliest convenience."
+    )
+    apology_message: str = (
+        "We are sorry, we are having technical difficulties. We will call you back shortly."
+    )
+    log_level: str = "INFO"
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"), "http(s)")
+
+    @field_validator("twilio_api_url", "elevenlabs_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"), "http(s)")
+
+    @field_validator("elevenlabs_ws_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        return _check_url(value, ("wss", "ws"), "websocket")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        return _check_url(value, ("redis", "rediss", "unix"), "redis")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys(cls, value: str) -> str:
+        for pair in filter(None, (p.strip() for p in value.split(","))):
+            org, sep, key = pair.partition(":")
+            if not sep or not org or len(key) < 16:
+                raise ValueError("each entry must be org_id:key with a key of 16+ characters")
+        return value
+
+    @property
+    def operator_keys(self) -> dict[str, str]:
+        """Map of API key to the organization it belongs to."""
+        keys: dict[str, str] = {}
+        for pair in filter(None, (p.strip() for p in self.api_keys.split(","))):
+            org, _, key = pair.partition(":")
+            keys[key] = org
+        return keys
+
+    @property
+    def media_stream_url(self) -> str:
+        """The ``<Stream url>`` Twilio dials: the public URL with a websocket scheme."""
+        parts = urlsplit(self.public_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/twilio/media"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, applying explicit overrides on top.
+
+    Raises:
+        SettingsError: naming each ``PARLEY_*`` variable that is missing or malformed.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"])
+            name = ENV_PREFIX + field.upper()
+            reason = "is required but not set" if error["type"] == "missing" else error["msg"]
+            lines.append(f"{name}: {reason}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

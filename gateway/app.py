@@ -1,0 +1,96 @@
+"""The gateway's Starlette application: routes in one list, wiring in one factory.
+
+Nothing connects at import time; :func:`create_app` builds the services from settings
+and the lifespan closes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from agent_tools.catalog import default_registry
+from config.settings import Settings
+from gateway import routes_api, routes_live, routes_media, routes_twilio
+from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
+from gateway.auth import OperatorKeys
+from gateway.calls import InMemoryCallRegistry
+from gateway.hub import InProcessBus
+from gateway.prewarm import PrewarmPool
+from gateway.services import Services
+from gateway.twilio_rest import TwilioVoice
+from gateway.twilio_signature import TwilioSignatures
+
+
+def build_services(settings: Settings) -> Services:
+    """Wire one process's shared services from its settings (no I/O happens here)."""
+    api_key = settings.elevenlabs_api_key
+    signed = (
+        ElevenLabsSignedUrls(api_key.get_secret_value(), settings.elevenlabs_api_url)
+        if api_key is not None and api_key.get_secret_value()
+        else None
+    )
+    connector = AgentConnector(
+        agent_id=settings.elevenlabs_agent_id,
+        ws_url=settings.elevenlabs_ws_url,
+        signed_urls=signed,
+        connect_timeout_s=settings.agent_connect_timeout_s,
+    )
+    token = settings.twilio_auth_token.get_secret_value()
+    return Services(
+        settings=settings,
+        calls=InMemoryCallRegistry(),
+        hub=InProcessBus(),
+        connector=connector,
+        prewarm=PrewarmPool(connector, settings.prewarm_timeout_s),
+        voice=TwilioVoice(settings.twilio_account_sid, token, settings.twilio_api_url),
+        tools=default_registry(settings.tool_timeout_s),
+        signatures=TwilioSignatures(token, settings.public_url, settings.media_stream_url),
+    )
+
+
+async def health(request: Request) -> Response:
+    services: Services = request.app.state.services
+    ready = not services.draining
+    return JSONResponse(
+        {"status": "ok" if ready else "draining", "active_calls": len(services.runners)},
+        status_code=200 if ready else 503,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.services = build_services(settings)
+        try:
+            yield
+        finally:
+            await app.state.services.aclose()
+
+    routes = [
+        Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
+        Route("/twilio/status", routes_twilio.status, methods=["POST"]),
+        WebSocketRoute("/twilio/media", routes_media.media_socket),
+        Route("/api/calls", routes_api.place_call, methods=["POST"]),
+        Route("/api/calls", routes_api.list_calls, methods=["GET"]),
+        Route("/api/calls/{ref}", routes_api.get_call, methods=["GET"]),
+        Route("/api/calls/{ref}/hangup", routes_api.hang_up, methods=["POST"]),
+        WebSocketRoute("/live", routes_live.live),
+        Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.operator_keys = OperatorKeys(settings.operator_keys)
+    return app

@@ -1,0 +1,363 @@
+"""The pump of one call: both sockets, the tool runner and the timer around a bridge.
+
+It reads, feeds :class:`~gateway.bridge.CallBridge`, drains it, writes, and carries
+out effects. No call rule lives here. Writes to each peer go through one ordered
+outbox per peer, so a ``clear`` can never overtake the frames queued before it, even
+when several tasks (Twilio reader, agent reader, tool runs, timer) feed the bridge.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+
+import structlog
+from starlette.types import Receive, Send
+
+from agent_tools.registry import ToolContext
+from gateway import agent_events as ae
+from gateway import twilio_events as te
+from gateway.agent_session import AgentConnectError, AgentSession
+from gateway.bridge import CallBridge
+from gateway.call_context import CallContext, initiation_for
+from gateway.calls import CallRecord
+from gateway.effects import (
+    CloseAgent,
+    Effect,
+    Finished,
+    HangUp,
+    Publish,
+    ReconnectAgent,
+    RunTool,
+    SayAndHangUp,
+)
+from gateway.hub import LiveEvent
+from gateway.protocol_error import ProtocolError
+from gateway.services import Services
+
+log = structlog.get_logger(__name__)
+
+MAX_TWILIO_FRAME = 64 * 1024  # Twilio frames are ~400 bytes; anything huge is not Twilio
+LATENCY_SAMPLE = 32  # observe the added latency of one frame in this many
+
+
+class CallRunner:
+    """Runs one call from Twilio's ``start`` to the end; see the module docstring."""
+
+    def __init__(
+        self,
+        services: Services,
+        record: CallRecord,
+        context: CallContext,
+        bridge: CallBridge,
+        send: Send,
+    ) -> None:
+        self.services = services
+        self.record = record
+        self.context = context
+        self.bridge = bridge
+        self._send = send
+        self._loop = asyncio.get_running_loop()
+        self._agent: AgentSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._twilio_open = True
+        self._twilio_busy = False
+        self._twilio_backlog: list[str] = []
+        self._agent_busy = False
+        self._agent_backlog: list[str] = []
+        self._finished = asyncio.Event()
+        self._log = log.bind(
+            call_sid=record.call_sid, org_id=record.org_id, account_id=record.account_id
+        )
+        self._sample = 0
+
+    # ---------------------------------------------------------------- lifecycle
+    async def run(
+        self, start: te.Start, receive: Receive, agent_task: asyncio.Task[AgentSession] | None
+    ) -> None:
+        """Drive the call until it ends; returns once every task of the call is done."""
+        services = self.services
+        services.runners[self.record.call_sid] = self
+        self.bridge.start(start, self._loop.time())
+        await self._flush()
+        self._spawn(self._connect_agent(agent_task, resume_context=None), "agent-connect")
+        if self.record.answered_by:
+            self.bridge.answered_by(self.record.answered_by, self._loop.time())
+            await self._flush()
+        try:
+            await self._read_twilio(receive)
+        finally:
+            self._twilio_open = False
+            self.bridge.twilio_closed(self._loop.time())
+            await self._flush()
+            await self._cleanup()
+            services.runners.pop(self.record.call_sid, None)
+
+    async def _read_twilio(self, receive: Receive) -> None:
+        bridge = self.bridge
+        loop = self._loop
+        parse = te.parse
+        while not bridge.ended:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                return
+            text = message.get("text")
+            if text is None or len(text) > MAX_TWILIO_FRAME:
+                self._protocol_error("twilio")
+                continue
+            self._sample += 1
+            sampled = self._sample % LATENCY_SAMPLE == 0
+            t0 = time.perf_counter() if sampled else 0.0
+            try:
+                event = parse(text)
+            except ProtocolError:
+                self._protocol_error("twilio")
+                continue
+            bridge.twilio_event(event, loop.time())
+            await self._flush()
+            if sampled:
+                self.services.metrics.added_latency.labels("caller_to_agent").observe(
+                    time.perf_counter() - t0
+                )
+
+    async def _cleanup(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        agent, self._agent = self._agent, None
+        if agent is not None:
+            await agent.close()
+        current = asyncio.current_task()
+        pending = [t for t in self._tasks if t is not current]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    def request_hang_up(self, reason: str) -> None:
+        """End the call from outside (operator, supervisor, shutdown)."""
+        self.bridge.hang_up(reason, self._loop.time())
+        self._spawn(self._flush(), "hang-up")
+
+    def answered_by(self, verdict: str) -> None:
+        self.bridge.answered_by(verdict, self._loop.time())
+        self._spawn(self._flush(), "amd")
+
+    # -------------------------------------------------------------- agent side
+    async def _connect_agent(
+        self, task: asyncio.Task[AgentSession] | None, resume_context: str | None
+    ) -> None:
+        services = self.services
+        try:
+            if task is None:
+                initiation = initiation_for(self.context, resume=resume_context is not None)
+                session = await services.connector.open(initiation)
+            else:
+                session = await task
+        except (AgentConnectError, asyncio.CancelledError) as exc:
+            if isinstance(exc, asyncio.CancelledError) and self.bridge.ended:
+                raise
+            self._log.warning("agent.connect_failed", error=str(exc), resume=bool(resume_context))
+            now = self._loop.time()
+            if resume_context is None:
+                self.bridge.agent_closed(None, now)
+            else:
+                self.bridge.agent_reconnect_failed(now)
+            await self._flush()
+            return
+        services.metrics.agent_connect.observe(session.connect_s)
+        if self.bridge.ended:
+            await session.close()
+            return
+        self._agent = session
+        if resume_context is not None:
+            await session.send(ae.contextual_update_message(resume_context))
+        await session.attach(self)
+
+    async def agent_event(self, event: ae.AgentEvent) -> None:
+        """Called by the agent session for each event, in order."""
+        sampled = type(event) is ae.Audio
+        t0 = time.perf_counter() if sampled else 0.0
+        self.bridge.agent_event(event, self._loop.time())
+        await self._flush()
+        if sampled:
+            self.services.metrics.added_latency.labels("agent_to_caller").observe(
+                time.perf_counter() - t0
+            )
+
+    async def agent_closed(self, code: int | None) -> None:
+        self._agent = None
+        self.bridge.agent_closed(code, self._loop.time())
+        await self._flush()
+
+    # -------------------------------------------------------------- the drain
+    async def _flush(self) -> None:
+        bridge = self.bridge
+        twilio = bridge.take_twilio()
+        if twilio:
+            await self._to_twilio(twilio)
+        agent = bridge.take_agent()
+        if agent:
+            await self._to_agent(agent)
+        effects = bridge.take_effects()
+        if effects:
+            for effect in effects:
+                await self._apply(effect)
+        self._arm_timer()
+
+    async def _to_twilio(self, messages: list[str]) -> None:
+        if self._twilio_busy:
+            self._twilio_backlog.extend(messages)
+            return
+        self._twilio_busy = True
+        send = self._send
+        try:
+            while self._twilio_open:
+                for text in messages:
+                    await send({"type": "websocket.send", "text": text})
+                if not self._twilio_backlog:
+                    break
+                messages, self._twilio_backlog = self._twilio_backlog, []
+        except (OSError, RuntimeError):
+            self._twilio_open = False  # the socket is gone; the reader sees the close
+        finally:
+            self._twilio_busy = False
+
+    async def _to_agent(self, messages: list[str]) -> None:
+        if self._agent_busy:
+            self._agent_backlog.extend(messages)
+            return
+        self._agent_busy = True
+        try:
+            while self._agent is not None:
+                agent = self._agent
+                for text in messages:
+                    await agent.send(text)
+                if not self._agent_backlog:
+                    break
+                messages, self._agent_backlog = self._agent_backlog, []
+        finally:
+            self._agent_busy = False
+
+    async def _apply(self, effect: Effect) -> None:
+        if isinstance(effect, Publish):
+            self.services.hub.publish(
+                LiveEvent(self.record.org_id, self.record.call_sid, effect.type, effect.data)
+            )
+        elif isinstance(effect, RunTool):
+            self._spawn(self._run_tool(effect), f"tool-{effect.name}")
+        elif isinstance(effect, HangUp):
+            await self._close_twilio()
+        elif isinstance(effect, CloseAgent):
+            agent, self._agent = self._agent, None
+            if agent is not None:
+                self._spawn(agent.close(), "agent-close")
+        elif isinstance(effect, SayAndHangUp):
+            self._spawn(self._say_and_hang_up(effect), "say-and-hang-up")
+        elif isinstance(effect, ReconnectAgent):
+            self.services.metrics.agent_reconnects.inc()
+            self._spawn(self._connect_agent(None, effect.context), "agent-reconnect")
+        elif isinstance(effect, Finished):
+            self._finish(effect)
+
+    async def _close_twilio(self) -> None:
+        if self._twilio_open:
+            self._twilio_open = False
+            with contextlib.suppress(OSError, RuntimeError):
+                await self._send({"type": "websocket.close", "code": 1000})
+
+    async def _say_and_hang_up(self, effect: SayAndHangUp) -> None:
+        try:
+            await self.services.voice.say_and_hang_up(
+                self.record.call_sid, effect.text, self.context.language
+            )
+        except Exception as exc:
+            # The bridge hangs up by itself when Twilio's stop does not follow.
+            self._log.warning("twilio.update_failed", error=str(exc)[:200])
+
+    async def _run_tool(self, effect: RunTool) -> None:
+        ctx = ToolContext(
+            call_sid=self.record.call_sid,
+            org_id=self.record.org_id,
+            account_id=self.record.account_id,
+            tool_call_id=effect.tool_call_id,
+        )
+        started = time.perf_counter()
+        result = await self.services.tools.dispatch(effect.name, effect.parameters, ctx)
+        self.services.metrics.tool_latency.labels(effect.name).observe(
+            time.perf_counter() - started
+        )
+        self.bridge.tool_finished(
+            effect.tool_call_id,
+            result.text,
+            is_error=result.is_error,
+            end_call=result.end_call,
+            now=self._loop.time(),
+        )
+        await self._flush()
+
+    def _finish(self, effect: Finished) -> None:
+        record, bridge, services = self.record, self.bridge, self.services
+        record.ended_at = time.time()
+        record.end_reason = effect.reason
+        record.outcome = effect.outcome
+        record.conversation_id = bridge.conversation_id
+        record.transcript = list(bridge.transcript)
+        services.metrics.calls.labels(effect.outcome).inc()
+        services.ended_totals.caller_to_agent += bridge.frames_to_agent
+        services.ended_totals.agent_to_caller += bridge.playout.frames_sent
+        if bridge.recording is not None:
+            path = services.settings.recordings_dir / f"{record.call_sid}.wav"
+            record.recording_path = str(path)
+            services.spawn(self._write_recording(path), "recording")
+        self._log.info(
+            "call.ended",
+            reason=effect.reason,
+            outcome=effect.outcome,
+            frames_in=bridge.frames_in,
+            frames_out=bridge.playout.frames_sent,
+            stale_dropped=bridge.stale_audio_dropped,
+            protocol_errors=bridge.protocol_errors,
+        )
+
+    async def _write_recording(self, path: Path) -> None:
+        recording = self.bridge.recording
+        if recording is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(recording.write_wav, path)
+        except OSError as exc:
+            self._log.error("recording.write_failed", error=str(exc))
+
+    # -------------------------------------------------------------- helpers
+    def _protocol_error(self, peer: str) -> None:
+        self.bridge.protocol_errors += 1
+        self.services.metrics.protocol_errors.labels(peer).inc()
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _arm_timer(self) -> None:
+        deadline = self.bridge.next_deadline()
+        timer = self._timer
+        if deadline is None:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
+            return
+        if timer is not None and self._timer_at <= deadline:
+            return  # an earlier wake-up is already set; it re-arms when it fires
+        if timer is not None:
+            timer.cancel()
+        self._timer_at = deadline
+        self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.bridge.tick(self._loop.time())
+        self._spawn(self._flush(), "tick")

@@ -1,0 +1,121 @@
+"""The live event hub: every call event, fanned out to the supervisors watching it.
+
+Publishing never blocks and never fails the call: each subscriber has a bounded queue,
+and a subscriber that falls behind loses its oldest events and is told so (``lagged``)
+rather than slowing the call down. The bus is an interface; this in-process one is
+the default, and a Redis one can stand behind the same two methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    org_id: str
+    call_sid: str
+    type: str
+    data: dict[str, Any]
+    seq: int = 0
+    ts: float = field(default_factory=time.time)
+
+    def to_json(self) -> str:
+        return orjson.dumps(
+            {
+                "call_sid": self.call_sid,
+                "seq": self.seq,
+                "ts": self.ts,
+                "type": self.type,
+                "data": self.data,
+            },
+            default=str,
+        ).decode()
+
+
+class Subscription:
+    """One supervisor's view: the events of one organization, optionally one call."""
+
+    def __init__(self, org_id: str, call_sid: str | None, limit: int) -> None:
+        self.org_id = org_id
+        self.call_sid = call_sid
+        self._events: deque[LiveEvent] = deque(maxlen=limit)
+        self._ready = asyncio.Event()
+        self.lagged = 0
+        self.closed = False
+
+    def wants(self, event: LiveEvent) -> bool:
+        return event.org_id == self.org_id and (
+            self.call_sid is None or event.call_sid == self.call_sid
+        )
+
+    def offer(self, event: LiveEvent) -> None:
+        if len(self._events) == self._events.maxlen:
+            self.lagged += 1
+        self._events.append(event)
+        self._ready.set()
+
+    async def next(self) -> LiveEvent | None:
+        """The next event, or None once the subscription is closed."""
+        while not self._events:
+            if self.closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._events.popleft()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+    async def __aiter__(self) -> AsyncIterator[LiveEvent]:
+        while (event := await self.next()) is not None:
+            yield event
+
+
+class EventBus(Protocol):
+    def publish(self, event: LiveEvent) -> None: ...
+    def subscribe(self, org_id: str, call_sid: str | None = None) -> Subscription: ...
+    def unsubscribe(self, sub: Subscription) -> None: ...
+
+
+class InProcessBus:
+    """Fan-out inside one process; events get a per-bus increasing ``seq``."""
+
+    def __init__(self, subscriber_queue: int = 1000) -> None:
+        self._subs: set[Subscription] = set()
+        self._limit = subscriber_queue
+        self._seq = itertools.count(1)
+        self.published = 0
+
+    def publish(self, event: LiveEvent) -> None:
+        self.published += 1
+        if not self._subs:
+            return
+        stamped = LiveEvent(
+            event.org_id, event.call_sid, event.type, event.data, next(self._seq), event.ts
+        )
+        for sub in self._subs:
+            if sub.wants(stamped):
+                sub.offer(stamped)
+
+    def subscribe(self, org_id: str, call_sid: str | None = None) -> Subscription:
+        sub = Subscription(org_id, call_sid, self._limit)
+        self._subs.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.discard(sub)
+        sub.close()
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subs)

@@ -1,0 +1,97 @@
+"""``WS /twilio/media``: Twilio's end of the bridge, as a small pure-ASGI endpoint.
+
+The upgrade is refused (HTTP 403) unless it carries a valid Twilio signature for our
+public stream URL. After ``connected``, the ``start`` message must name a call we know
+and carry that call's one-time stream token; anything else closes the socket with
+1008 and touches no other call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import structlog
+from starlette.types import Receive, Scope, Send
+
+from gateway import twilio_events as te
+from gateway.bridge import CallBridge, CallInfo
+from gateway.call_runner import MAX_TWILIO_FRAME, CallRunner
+from gateway.protocol_error import ProtocolError
+from gateway.routes_twilio import context_for
+from gateway.services import Services
+from gateway.twilio_signature import SIGNATURE_HEADER
+from media.recording import CallRecording
+
+log = structlog.get_logger(__name__)
+
+START_TIMEOUT_S = 10.0
+POLICY_VIOLATION = 1008
+
+
+async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
+    services: Services = scope["app"].state.services
+    headers = dict(scope.get("headers", []))
+    signature = headers.get(SIGNATURE_HEADER.encode(), b"").decode("latin-1")
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if not services.signatures.valid_media_upgrade(signature):
+        services.metrics.refused.labels("media").inc()
+        log.warning("twilio.media_signature_refused", signature_present=bool(signature))
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        return
+    await send({"type": "websocket.accept"})
+    try:
+        start = await asyncio.wait_for(_await_start(receive, services), START_TIMEOUT_S)
+    except TimeoutError:
+        start = None
+    if start is None:
+        await _close(send)
+        return
+    record = services.calls.by_sid(start.call_sid)
+    token = start.custom_parameters.get("stream_token", "")
+    if record is None or not record.redeem_stream_token(token, time.monotonic()):
+        services.metrics.refused.labels("media_start").inc()
+        log.warning("twilio.stream_refused", call_sid=start.call_sid[:64], known=record is not None)
+        services.prewarm.discard(start.call_sid)
+        await _close(send)
+        return
+    settings = services.settings
+    bridge = CallBridge(
+        CallInfo(record.call_sid, record.org_id, record.account_id, record.direction),
+        voicemail_message=settings.voicemail_message,
+        apology_message=settings.apology_message,
+        recording=CallRecording(),
+    )
+    runner = CallRunner(services, record, context_for(record), bridge, send)
+    agent_task = services.prewarm.claim(record.call_sid)
+    await runner.run(start, receive, agent_task)
+
+
+async def _await_start(receive: Receive, services: Services) -> te.Start | None:
+    """Read until ``start``; ``connected`` is expected first, anything else is refused."""
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return None
+        text = message.get("text")
+        if text is None or len(text) > MAX_TWILIO_FRAME:
+            services.metrics.protocol_errors.labels("twilio").inc()
+            return None
+        try:
+            event = te.parse(text)
+        except ProtocolError as exc:
+            services.metrics.protocol_errors.labels("twilio").inc()
+            log.warning("twilio.bad_frame_before_start", field=exc.field, reason=exc.reason)
+            return None
+        if isinstance(event, te.Start):
+            return event
+        if not isinstance(event, te.Connected):
+            return None
+
+
+async def _close(send: Send) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        await send({"type": "websocket.close", "code": POLICY_VIOLATION})

@@ -1,0 +1,78 @@
+"""Everything a gateway process shares between calls, wired in one place."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from agent_tools.registry import ToolRegistry
+from config.settings import Settings
+from gateway.agent_session import AgentConnector
+from gateway.calls import CallRecord, InMemoryCallRegistry
+from gateway.hub import InProcessBus
+from gateway.metrics import GatewayMetrics
+from gateway.prewarm import PrewarmPool
+from gateway.twilio_rest import TwilioVoice
+from gateway.twilio_signature import TwilioSignatures
+
+if TYPE_CHECKING:
+    from gateway.call_runner import CallRunner
+
+
+@dataclass
+class FrameTotals:
+    """Frame counts of calls that have ended (live calls are summed on scrape)."""
+
+    caller_to_agent: int = 0
+    agent_to_caller: int = 0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    calls: InMemoryCallRegistry
+    hub: InProcessBus
+    connector: AgentConnector
+    prewarm: PrewarmPool
+    voice: TwilioVoice
+    tools: ToolRegistry
+    signatures: TwilioSignatures
+    metrics: GatewayMetrics = field(init=False)
+    runners: dict[str, CallRunner] = field(default_factory=dict)
+    ended_totals: FrameTotals = field(default_factory=FrameTotals)
+    draining: bool = False
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.metrics = GatewayMetrics(self.frame_totals)
+        self.metrics.active_calls.set_function(lambda: len(self.runners))
+
+    def frame_totals(self) -> dict[str, int]:
+        c2a = self.ended_totals.caller_to_agent
+        a2c = self.ended_totals.agent_to_caller
+        for runner in list(self.runners.values()):
+            c2a += runner.bridge.frames_to_agent
+            a2c += runner.bridge.playout.frames_sent
+        return {"caller_to_agent": c2a, "agent_to_caller": a2c}
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run work beside the calls; it is awaited (or cancelled) on shutdown."""
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def runner_for(self, record: CallRecord) -> CallRunner | None:
+        return self.runners.get(record.call_sid)
+
+    async def aclose(self) -> None:
+        for runner in list(self.runners.values()):
+            runner.request_hang_up("shutdown")
+        await self.prewarm.close_all()
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=5)
+        for task in list(self._background):
+            task.cancel()
+        await self.voice.close()

@@ -1,0 +1,170 @@
+"""Twilio Media Streams messages: parsing what Twilio sends, building what we send.
+
+Reference: ``shared/reference/twilio-resend.md`` §1 (Twilio's websocket-messages page).
+Twilio sends JSON text frames: ``connected``, ``start`` (once), ``media`` every 20 ms,
+``dtmf``, echoed ``mark`` and finally ``stop``. Numeric-looking fields are strings.
+
+:func:`parse` turns one frame into a frozen event or raises :class:`ProtocolError`;
+nothing else escapes. The media payload is kept as the base64 text Twilio sent so it
+can pass through to the agent without being decoded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway.protocol_error import ProtocolError
+
+PEER = "twilio"
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    protocol: str
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    stream_sid: str
+    call_sid: str
+    account_sid: str
+    custom_parameters: dict[str, str] = field(default_factory=dict)
+    encoding: str = "audio/x-mulaw"
+    sample_rate: int = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    stream_sid: str
+    payload: str
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    stream_sid: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    stream_sid: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    stream_sid: str
+
+
+TwilioEvent = Connected | Start | Media | Mark | Dtmf | Stop
+
+
+def _obj(msg: dict[str, Any], key: str) -> dict[str, Any]:
+    value = msg.get(key)
+    if not isinstance(value, dict):
+        raise ProtocolError(PEER, key, "missing or not an object")
+    return value
+
+
+def _str(obj: dict[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str):
+        raise ProtocolError(PEER, f"{where}{key}", "missing or not a string")
+    return value
+
+
+def _int_text(obj: dict[str, Any], key: str, where: str) -> int:
+    value = obj.get(key)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ProtocolError(PEER, f"{where}{key}", "missing or not a number")
+
+
+def _parse_media(msg: dict[str, Any]) -> Media:
+    media = _obj(msg, "media")
+    return Media(
+        stream_sid=_str(msg, "streamSid", ""),
+        payload=_str(media, "payload", "media."),
+        timestamp_ms=_int_text(media, "timestamp", "media."),
+    )
+
+
+def _parse_start(msg: dict[str, Any]) -> Start:
+    start = _obj(msg, "start")
+    params = start.get("customParameters") or {}
+    if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
+        raise ProtocolError(PEER, "start.customParameters", "not an object of strings")
+    media_format = start.get("mediaFormat") or {}
+    if not isinstance(media_format, dict):
+        raise ProtocolError(PEER, "start.mediaFormat", "not an object")
+    encoding = media_format.get("encoding", "audio/x-mulaw")
+    rate = media_format.get("sampleRate", 8000)
+    if encoding != "audio/x-mulaw" or rate != 8000:
+        raise ProtocolError(PEER, "start.mediaFormat", f"unsupported {encoding}@{rate}")
+    return Start(
+        stream_sid=_str(start, "streamSid", "start."),
+        call_sid=_str(start, "callSid", "start."),
+        account_sid=_str(start, "accountSid", "start."),
+        custom_parameters=dict(params),
+    )
+
+
+def parse(text: str | bytes) -> TwilioEvent:
+    """Parse one Media Streams frame.
+
+    Returns:
+        One of :class:`Connected`, :class:`Start`, :class:`Media`, :class:`Mark`,
+        :class:`Dtmf`, :class:`Stop`.
+
+    Raises:
+        ProtocolError: the frame is not JSON, names an unknown event or lacks a field.
+    """
+    try:
+        msg = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise ProtocolError(PEER, "frame", "not valid JSON") from None
+    if not isinstance(msg, dict):
+        raise ProtocolError(PEER, "frame", "not a JSON object")
+    event = msg.get("event")
+    if event == "media":
+        return _parse_media(msg)
+    if event == "mark":
+        return Mark(_str(msg, "streamSid", ""), _str(_obj(msg, "mark"), "name", "mark."))
+    if event == "dtmf":
+        return Dtmf(_str(msg, "streamSid", ""), _str(_obj(msg, "dtmf"), "digit", "dtmf."))
+    if event == "start":
+        return _parse_start(msg)
+    if event == "stop":
+        return Stop(_str(msg, "streamSid", ""))
+    if event == "connected":
+        return Connected(str(msg.get("protocol", "")))
+    raise ProtocolError(PEER, "event", f"unknown event {event!r}"[:80])
+
+
+def media_message(stream_sid: str, payload_b64: str) -> str:
+    """Build an outbound ``media`` frame (base64 mu-law, no header, no extra fields)."""
+    # String building instead of a JSON encoder: base64 and Twilio SIDs never need
+    # escaping, and this runs for every 20 ms of agent speech.
+    return (
+        '{"event":"media","streamSid":"'
+        + stream_sid
+        + '","media":{"payload":"'
+        + payload_b64
+        + '"}}'
+    )
+
+
+def mark_message(stream_sid: str, name: str) -> str:
+    """Build a ``mark``; Twilio echoes it once the audio queued before it has played."""
+    return orjson.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}}).decode()
+
+
+def clear_message(stream_sid: str) -> str:
+    """Build a ``clear``: Twilio drops its queued audio and echoes pending marks."""
+    return '{"event":"clear","streamSid":"' + stream_sid + '"}'

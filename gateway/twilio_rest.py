@@ -1,0 +1,102 @@
+"""Twilio's REST API through the ``twilio`` SDK: placing calls and changing live ones.
+
+The SDK's async HTTP client is used as is, except that requests for
+``https://api.twilio.com`` can be sent to another base URL (``PARLEY_TWILIO_API_URL``),
+which is how the demo, the tests and the benchmark reach the local Twilio stand-in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
+
+TWILIO_API = "https://api.twilio.com"
+
+# The SDK logs every request line at INFO; our own logs say what matters.
+logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+class _RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    def __init__(self, base_url: str) -> None:
+        super().__init__(timeout=10.0)
+        self._base_url = base_url.rstrip("/")
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self._base_url + url[len(TWILIO_API) :]
+        return await super().request(method, url, *args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class PlacedCall:
+    call_sid: str
+    status: str
+
+
+class TwilioVoice:
+    """The few voice REST calls the gateway makes."""
+
+    def __init__(self, account_sid: str, auth_token: str, api_url: str = TWILIO_API) -> None:
+        self._http = _RedirectingHttpClient(api_url)
+        self._client = Client(account_sid, auth_token, http_client=self._http)
+
+    async def place_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        twiml_url: str,
+        status_url: str,
+        amd: bool = True,
+    ) -> PlacedCall:
+        """Dial ``to``; Twilio fetches ``twiml_url`` once answered.
+
+        Raises:
+            twilio.base.exceptions.TwilioRestException: Twilio refused the call.
+        """
+        extra: dict[str, Any] = {}
+        if amd:
+            extra = {
+                "machine_detection": "DetectMessageEnd",
+                "async_amd": "true",
+                "async_amd_status_callback": status_url,
+                "async_amd_status_callback_method": "POST",
+            }
+        call = await self._client.calls.create_async(
+            to=to,
+            from_=from_,
+            url=twiml_url,
+            method="POST",
+            status_callback=status_url,
+            status_callback_method="POST",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+            **extra,
+        )
+        return PlacedCall(call_sid=str(call.sid), status=str(call.status))
+
+    async def say_and_hang_up(self, call_sid: str, text: str, language: str) -> None:
+        """Replace a live call's TwiML: Twilio speaks ``text`` and hangs up."""
+        response = VoiceResponse()
+        response.say(text, language=_say_language(language))
+        response.hangup()
+        await self._client.calls(call_sid).update_async(twiml=str(response))
+
+    async def hang_up(self, call_sid: str) -> None:
+        await self._client.calls(call_sid).update_async(status="completed")
+
+    async def close(self) -> None:
+        session = getattr(self._http, "session", None)
+        if session is not None:
+            await session.close()
+
+
+def _say_language(language: str) -> str:
+    """Twilio ``<Say>`` wants a locale (``es-ES``); our languages may be bare (``es``)."""
+    defaults = {"es": "es-ES", "en": "en-US", "pt": "pt-BR"}
+    return language if "-" in language else defaults.get(language, "en-US")
