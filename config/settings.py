@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     )
     default_language: str = Field(default="es", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     recordings_dir: Path = Path("recordings")
+    prewarm: bool = Field(
+        default=True, description="Open the agent session at the TwiML request (recommended)."
+    )
     prewarm_timeout_s: PositiveSeconds = 30.0
     stream_token_ttl_s: PositiveSeconds = 120.0
     tool_timeout_s: PositiveSeconds = 8.0

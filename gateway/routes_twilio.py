@@ -68,7 +68,8 @@ async def voice(request: Request) -> Response:
     if record is None:
         return PlainTextResponse("unknown call reference", status_code=404)
     token = record.issue_stream_token(services.settings.stream_token_ttl_s, time.monotonic())
-    services.prewarm.start(call_sid, initiation_for(context_for(record)))
+    if services.settings.prewarm:
+        services.prewarm.start(call_sid, initiation_for(context_for(record)))
     body = twiml.connect_stream(
         services.settings.media_stream_url,
         {

@@ -1,0 +1,75 @@
+"""Running the gateway under uvicorn, as a process (``serve``) or inside a loop (demo, tests).
+
+The serving stack is the one measured in DESIGN.md: uvloop and uvicorn's
+``websockets-sansio`` implementation. The server-wide websocket limit stays small:
+only Twilio and supervisors connect to us, and neither sends large frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import uvicorn
+
+from config.settings import Settings
+from gateway.app import create_app
+
+WS_MAX_SIZE = 256 * 1024
+
+
+def uvicorn_config(settings: Settings, host: str, port: int, **extra: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        loop="uvloop",
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        ws_ping_interval=None,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        **extra,
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class InProcessGateway:
+    """A gateway served by uvicorn as a task of the running loop."""
+
+    def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        config = uvicorn_config(settings, self.host, self.port)
+        config.loop = "none"
+        self.server = uvicorn.Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def app(self) -> Any:
+        return self.server.config.loaded_app if self.server.config.loaded else None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("gateway stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await self._task
