@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> Starlette:
     routes = [
         Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
-        WebSocketRoute("/twilio/media", routes_media.media_socket),
+        WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         Route("/api/calls", routes_api.place_call, methods=["POST"]),
         Route("/api/calls", routes_api.list_calls, methods=["GET"]),
         Route("/api/calls/{ref}", routes_api.get_call, methods=["GET"]),

@@ -30,6 +30,13 @@ START_TIMEOUT_S = 10.0
 POLICY_VIOLATION = 1008
 
 
+class MediaSocket:
+    """Pure-ASGI endpoint (Starlette passes ASGI callables that are not functions as is)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await media_socket(scope, receive, send)
+
+
 async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
     services: Services = scope["app"].state.services
     headers = dict(scope.get("headers", []))
