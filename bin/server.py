@@ -12,6 +12,7 @@ import socket
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from config.settings import Settings
 from gateway.app import create_app
@@ -19,9 +20,11 @@ from gateway.app import create_app
 WS_MAX_SIZE = 256 * 1024
 
 
-def uvicorn_config(settings: Settings, host: str, port: int, **extra: Any) -> uvicorn.Config:
+def uvicorn_config(
+    settings: Settings, host: str, port: int, app: Starlette | None = None, **extra: Any
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(settings),
+        app or create_app(settings),
         host=host,
         port=port,
         loop="uvloop",
@@ -31,6 +34,7 @@ def uvicorn_config(settings: Settings, host: str, port: int, **extra: Any) -> uv
         lifespan="on",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # signatures use PARLEY_PUBLIC_URL, not forwarded headers
         **extra,
     )
 
@@ -48,7 +52,8 @@ class InProcessGateway:
     def __init__(self, settings: Settings, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn_config(settings, self.host, self.port)
+        self.app = create_app(settings)
+        config = uvicorn_config(settings, self.host, self.port, self.app)
         config.loop = "none"
         self.server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -56,10 +61,6 @@ class InProcessGateway:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def app(self) -> Any:
-        return self.server.config.loaded_app if self.server.config.loaded else None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.server.serve())
