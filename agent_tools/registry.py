@@ -11,6 +11,7 @@ because an exception inside a live call must not end it.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -74,7 +75,8 @@ class Tool(Generic[P]):
             "description": self.description,
             "parameters": schema,
             "expects_response": True,
-            "response_timeout_secs": int(self.timeout_s or 20),
+            # Whole seconds, rounded up: the agent must not give up before the handler does.
+            "response_timeout_secs": math.ceil(self.timeout_s or 20),
         }
 
 
@@ -113,6 +115,9 @@ class ToolRegistry:
                 for err in exc.errors()
             )
             return ToolResult(f"Invalid parameters for {name}: {problems}", is_error=True)
+        except Exception:  # a validator that raises something pydantic does not wrap
+            log.exception("tool.params_failed", tool=name)
+            return ToolResult(FAILURE_RESULT, is_error=True)
         timeout = tool.timeout_s or self.default_timeout_s
         try:
             return await asyncio.wait_for(tool.handler(params, ctx), timeout)

@@ -145,7 +145,9 @@ def _metadata(msg: dict[str, Any]) -> InitiationMetadata:
 
 def _tool_call(msg: dict[str, Any]) -> ClientToolCall:
     p = _payload(msg, "client_tool_call")
-    params = p.get("parameters") or {}
+    params = p.get("parameters")
+    if params is None:
+        params = {}
     if not isinstance(params, dict):
         raise ProtocolError(PEER, "client_tool_call.parameters", "not an object")
     return ClientToolCall(

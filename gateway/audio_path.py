@@ -10,7 +10,6 @@ format is transcoded on whole frames with the ``media`` package.
 from __future__ import annotations
 
 import base64
-import binascii
 
 import numpy as np
 
@@ -34,7 +33,8 @@ def pcm_rate(fmt: str) -> int:
         UnsupportedFormat: for anything but ``ulaw_8000`` and ``pcm_<rate>``.
     """
     prefix, _, rate = fmt.partition("_")
-    if prefix != "pcm" or not rate.isdigit() or not 8000 <= int(rate) <= 48000:
+    valid = prefix == "pcm" and rate.isascii() and rate.isdigit()
+    if not valid or not 8000 <= int(rate) <= 48000:
         raise UnsupportedFormat(f"unsupported agent audio format {fmt!r}")
     return int(rate)
 
@@ -83,7 +83,7 @@ class AgentToCaller:
         """
         try:
             raw = base64.b64decode(audio_b64, validate=True)
-        except binascii.Error as exc:
+        except ValueError as exc:  # binascii.Error, or a non-ASCII str
             raise ValueError("audio is not valid base64") from exc
         if not self.passthrough:
             raw = self._odd_byte + raw
@@ -97,11 +97,21 @@ class AgentToCaller:
         return [encode(f).decode("ascii") for f in self._reframer.push(raw)], raw
 
     def flush(self) -> list[str]:
-        """The last partial frame, padded with silence (end of a response)."""
+        """End of a response: the resampler's tail, then the last partial frame padded."""
+        encode = base64.b64encode
+        frames: list[str] = []
+        if self._resampler is not None:
+            held = mulaw.encode(self._resampler.flush())
+            frames = [encode(f).decode("ascii") for f in self._reframer.push(held)]
+        self._odd_byte = b""
         tail = self._reframer.flush()
-        return [] if tail is None else [base64.b64encode(tail).decode("ascii")]
+        if tail is not None:
+            frames.append(encode(tail).decode("ascii"))
+        return frames
 
     def clear(self) -> None:
-        """Forget a partial frame of an interrupted response."""
+        """Forget what is held of an interrupted response (partial frame, resampler)."""
         self._reframer.clear()
+        if self._resampler is not None:
+            self._resampler.clear()
         self._odd_byte = b""

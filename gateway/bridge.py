@@ -20,7 +20,8 @@ Rules that live here and nowhere else:
   frame of that response and every later chunk with ``event_id <=`` the
   interruption's is dropped, and Twilio gets a ``clear``. Marks, ``clear``, pongs
   and tool results are never dropped.
-* ``ping`` is answered with ``pong`` before anything else is done.
+* ``ping`` is answered with ``pong`` before anything else is done (while the call is
+  up; once it has ended, every input is ignored).
 * The call ends exactly once (one :class:`~gateway.effects.Finished`). When the
   agent ends it (``end_call``), the hang-up waits until its last words have played.
   When the caller ends it, the agent is closed at once. When the agent socket drops,
@@ -125,6 +126,7 @@ class CallBridge:
         self._agent_gone = False
         self._last_agent_audio = 0.0
         self._ending_since = 0.0
+        self._ending_checked_at = 0.0
         self._handoff_deadline = 0.0
         self._caller_ms = 0
         self._caller_ms_at = 0.0
@@ -203,7 +205,12 @@ class CallBridge:
                 return
         to_agent = self._to_agent
         if to_agent is not None:
-            self._agent_out.append(ae.user_audio_message(to_agent.convert(event.payload)))
+            try:
+                converted = to_agent.convert(event.payload)
+            except ValueError:  # binascii.Error: not base64 (transcoding decodes it)
+                self.protocol_errors += 1
+                return
+            self._agent_out.append(ae.user_audio_message(converted))
             self.frames_to_agent += 1
         else:
             if len(self._pending_caller) == self._pending_caller.maxlen:
@@ -233,12 +240,11 @@ class CallBridge:
         if type(event) is ae.Audio:
             self._agent_audio(event, now)
             return
-        if isinstance(event, ae.Ping):
-            self._agent_out.append(ae.pong_message(event.event_id))
-            return
         if self.phase is Phase.ENDED:
             return
-        if isinstance(event, ae.InitiationMetadata):
+        if isinstance(event, ae.Ping):
+            self._agent_out.append(ae.pong_message(event.event_id))
+        elif isinstance(event, ae.InitiationMetadata):
             self._agent_metadata(event, now)
         elif isinstance(event, ae.Interruption):
             self._interrupt(event.event_id, now)
@@ -294,11 +300,21 @@ class CallBridge:
             self._agent_failed(now)
             return
         self._to_agent = to_agent
+        if self.conversation_id:
+            # A reconnected conversation numbers its events afresh: reset the fence,
+            # and let its first interruption drop what the old one left queued.
+            self._interrupted_upto = -1
+            self.playout.renumber(0)
         self.conversation_id = event.conversation_id
         self._publish("agent.ready", conversation_id=event.conversation_id)
         while self._pending_caller:
             payload = self._pending_caller.popleft()
-            self._agent_out.append(ae.user_audio_message(to_agent.convert(payload)))
+            try:
+                converted = to_agent.convert(payload)
+            except ValueError:
+                self.protocol_errors += 1
+                continue
+            self._agent_out.append(ae.user_audio_message(converted))
             self.frames_to_agent += 1
 
     def _correct(self, event: ae.AgentResponseCorrection) -> None:
@@ -383,8 +399,10 @@ class CallBridge:
 
     def answered_by(self, verdict: str, now: float) -> None:
         """Twilio's asynchronous answering-machine verdict for this call."""
+        if self.phase is Phase.ENDED:
+            return
         self._publish("amd", answered_by=verdict)
-        if self.phase in (Phase.ENDED, Phase.HANDED_OFF):
+        if self.phase is Phase.HANDED_OFF:
             return
         if verdict in MACHINE_VERDICTS:
             self._silence_agent(now)
@@ -421,16 +439,25 @@ class CallBridge:
     def _check_ending(self, now: float) -> None:
         if self.phase is not Phase.ENDING:
             return
-        if self._to_caller is not None:
+        self._ending_checked_at = now
+        quiet = now >= self._quiet_at()
+        if quiet and self._to_caller is not None:
+            # Only once the agent is quiet: a flush mid-speech would pad a frame with
+            # silence (and restart the resampler) in the middle of the last words.
             tail = self._to_caller.flush()
             if tail:
                 self.playout.enqueue(tail, self._interrupted_upto + 1)
                 self._release(now)
-        grace = self.timings.end_grace_s
-        quiet = self._agent_gone or now - self._last_agent_audio >= grace
-        settled = now - self._ending_since >= grace and quiet and self.playout.drained(now)
+        settled = quiet and self.playout.drained(now)
         if settled or now >= self._ending_since + self.timings.end_max_wait_s:
             self._hang_up(self.end_reason, now)
+
+    def _quiet_at(self) -> float:
+        """When the ending is old enough and the agent has been quiet for the grace."""
+        last = self._ending_since
+        if not self._agent_gone:
+            last = max(last, self._last_agent_audio)
+        return last + self.timings.end_grace_s
 
     def _hang_up(self, reason: str, now: float) -> None:
         self._effects.append(HangUp(reason))
@@ -455,17 +482,17 @@ class CallBridge:
         if phase is Phase.HANDED_OFF:
             return self._handoff_deadline
         candidates: list[float] = []
-        if phase is not Phase.AWAITING_START:
+        if self.stream_sid:  # before Twilio's start, nothing can be released
             release = self.playout.next_deadline()
             if release is not None:
                 candidates.append(release)
         if phase is Phase.ENDING:
-            grace = self.timings.end_grace_s
             candidates.append(self._ending_since + self.timings.end_max_wait_s)
-            candidates.append(max(self._ending_since, self._last_agent_audio) + grace)
-            check = self.playout.next_drain_check()
-            if check is not None:
-                candidates.append(check)
+            # A time the last check has already seen pass cannot settle the ending any
+            # more (marks or new audio will); handing it back would make the pump spin.
+            for at in (self._quiet_at(), self.playout.next_drain_check()):
+                if at is not None and at > self._ending_checked_at:
+                    candidates.append(at)
         return min(candidates) if candidates else None
 
     def tick(self, now: float) -> None:

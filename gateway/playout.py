@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from gateway import twilio_events
 
 FRAME_S = 0.020
+# Lead times are sums of FRAME_S, which binary floats cannot hold exactly; comparing
+# without slack lets a batch grow by one frame over ``lead_high`` now and then.
+_SLACK_S = 1e-6
 
 
 @dataclass(slots=True)
@@ -47,8 +50,8 @@ class Playout:
     """Paces 20 ms agent frames toward Twilio and tracks what was really played."""
 
     def __init__(self, *, lead_low_s: float = 0.10, lead_high_s: float = 0.24) -> None:
-        if not 0 < lead_low_s <= lead_high_s:
-            raise ValueError("need 0 < lead_low_s <= lead_high_s")
+        if lead_low_s <= 0 or lead_low_s + FRAME_S > lead_high_s + _SLACK_S:
+            raise ValueError("need 0 < lead_low_s and lead_low_s + 20 ms <= lead_high_s")
         self._lead_low = lead_low_s
         self._lead_high = lead_high_s
         self._queue: deque[tuple[str, int]] = deque()
@@ -76,18 +79,19 @@ class Playout:
             self._queue.append((frame, response_id))
 
     def release(self, now: float, stream_sid: str, out: list[str]) -> int:
-        """Move frames to ``out`` until Twilio holds ``lead_high`` of audio.
+        """Move frames to ``out`` until Twilio holds up to ``lead_high`` of audio.
 
         Returns the number of frames released. Nothing moves while the lead is still
         above ``lead_low``, so a release happens in batches with one mark each.
         """
         queue = self._queue
-        if not queue or self._buffer_end - now > self._lead_low:
+        if not queue or self._buffer_end - now > self._lead_low + _SLACK_S:
             return 0
         buffer_end = max(self._buffer_end, now)
+        limit = now + self._lead_high + _SLACK_S
         released = 0
         response_id = 0
-        while queue and buffer_end - now < self._lead_high:
+        while queue and buffer_end + FRAME_S <= limit:
             frame, response_id = queue.popleft()
             out.append(twilio_events.media_message(stream_sid, frame))
             buffer_end += FRAME_S
@@ -117,6 +121,14 @@ class Playout:
         self.sent_s = self.heard_s if pending else self.sent_s
         return pending
 
+    def renumber(self, response_id: int) -> None:
+        """Give every queued frame ``response_id``.
+
+        A new agent conversation numbers its events from the start again; its first
+        interruption must still drop what the previous one left queued.
+        """
+        self._queue = deque((frame, response_id) for frame, _ in self._queue)
+
     def on_mark(self, name: str) -> MarkEcho | None:
         """Account for an echoed mark; None for a name we never sent."""
         mark = self._marks.pop(name, None)
@@ -136,7 +148,7 @@ class Playout:
         """
         if self._queue:
             return False
-        return not self._marks or now > self._buffer_end + 1.0
+        return not self._marks or now >= self._buffer_end + 1.0
 
     def next_deadline(self) -> float | None:
         """When the lead will fall to ``lead_low`` and a release is due."""

@@ -6,11 +6,13 @@ Twilio sends JSON text frames: ``connected``, ``start`` (once), ``media`` every 
 
 :func:`parse` turns one frame into a frozen event or raises :class:`ProtocolError`;
 nothing else escapes. The media payload is kept as the base64 text Twilio sent so it
-can pass through to the agent without being decoded.
+can pass through to the agent without being decoded; it is only checked to be base64
+text, since it is spliced into the agent's JSON as is.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,12 @@ import orjson
 from gateway.protocol_error import ProtocolError
 
 PEER = "twilio"
+
+# The base64 alphabet with padding only at the end. Checked before the payload is
+# spliced into the agent's JSON as is (pass-through): anything else would break it.
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+# Longer digit strings are not Twilio counters, and int() refuses past 4300 digits.
+_MAX_DIGITS = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,28 +87,37 @@ def _str(obj: dict[str, Any], key: str, where: str) -> str:
 
 def _int_text(obj: dict[str, Any], key: str, where: str) -> int:
     value = obj.get(key)
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, str):
+        # isdigit() alone also accepts digits that int() refuses, such as "²".
+        if value.isascii() and value.isdigit() and len(value) <= _MAX_DIGITS:
+            return int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
         return value
     raise ProtocolError(PEER, f"{where}{key}", "missing or not a number")
 
 
 def _parse_media(msg: dict[str, Any]) -> Media:
     media = _obj(msg, "media")
+    payload = _str(media, "payload", "media.")
+    if len(payload) % 4 or _BASE64_TEXT.fullmatch(payload) is None:
+        raise ProtocolError(PEER, "media.payload", "not base64")
     return Media(
         stream_sid=_str(msg, "streamSid", ""),
-        payload=_str(media, "payload", "media."),
+        payload=payload,
         timestamp_ms=_int_text(media, "timestamp", "media."),
     )
 
 
 def _parse_start(msg: dict[str, Any]) -> Start:
     start = _obj(msg, "start")
-    params = start.get("customParameters") or {}
+    params = start.get("customParameters")
+    if params is None:
+        params = {}
     if not isinstance(params, dict) or not all(isinstance(v, str) for v in params.values()):
         raise ProtocolError(PEER, "start.customParameters", "not an object of strings")
-    media_format = start.get("mediaFormat") or {}
+    media_format = start.get("mediaFormat")
+    if media_format is None:
+        media_format = {}
     if not isinstance(media_format, dict):
         raise ProtocolError(PEER, "start.mediaFormat", "not an object")
     encoding = media_format.get("encoding", "audio/x-mulaw")
