@@ -76,7 +76,8 @@ class Tool(Generic[P]):
             "parameters": schema,
             "expects_response": True,
             # Whole seconds, rounded up: the agent must not give up before the handler does.
-            "response_timeout_secs": math.ceil(self.timeout_s or 20),
+            # One second beyond ours, so our own timeout result reaches the agent first.
+            "response_timeout_secs": math.ceil(self.timeout_s or 20) + 1,
         }
 
 

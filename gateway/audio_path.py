@@ -96,6 +96,12 @@ class AgentToCaller:
         encode = base64.b64encode
         return [encode(f).decode("ascii") for f in self._reframer.push(raw)], raw
 
+    @property
+    def tail_pending(self) -> bool:
+        """Whether audio of the current response is held back (a partial frame, or
+        samples inside the resampler) and needs :meth:`flush` once the response ends."""
+        return not self.passthrough or self._reframer.pending_bytes > 0
+
     def flush(self) -> list[str]:
         """End of a response: the resampler's tail, then the last partial frame padded."""
         encode = base64.b64encode

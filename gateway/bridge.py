@@ -53,6 +53,7 @@ from gateway.playout import Playout
 from media.recording import CallRecording
 
 NORMAL_CLOSE = 1000
+TAIL_QUIET_S = 0.15  # agent audio pause after which a response's held tail is played
 MACHINE_VERDICTS = frozenset(
     {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other"}
 )
@@ -127,6 +128,7 @@ class CallBridge:
         self._last_agent_audio = 0.0
         self._ending_since = 0.0
         self._ending_checked_at = 0.0
+        self._tail_response: int | None = None
         self._handoff_deadline = 0.0
         self._caller_ms = 0
         self._caller_ms_at = 0.0
@@ -146,6 +148,11 @@ class CallBridge:
     def take_effects(self) -> list[Effect]:
         out, self._effects = self._effects, []
         return out
+
+    @property
+    def has_output(self) -> bool:
+        """Whether a drain would find anything (lets the pump skip an empty drain)."""
+        return bool(self._twilio_out or self._agent_out or self._effects)
 
     @property
     def agent_ready(self) -> bool:
@@ -210,8 +217,9 @@ class CallBridge:
             except ValueError:  # binascii.Error: not base64 (transcoding decodes it)
                 self.protocol_errors += 1
                 return
-            self._agent_out.append(ae.user_audio_message(converted))
-            self.frames_to_agent += 1
+            if converted:  # a resampler still filling up yields nothing to send
+                self._agent_out.append(ae.user_audio_message(converted))
+                self.frames_to_agent += 1
         else:
             if len(self._pending_caller) == self._pending_caller.maxlen:
                 self.caller_frames_dropped += 1
@@ -279,6 +287,8 @@ class CallBridge:
         if to_caller is None or self.phase is Phase.ENDED or self.phase is Phase.HANDED_OFF:
             self.protocol_errors += to_caller is None
             return
+        if self._tail_response is not None and self._tail_response != event.event_id:
+            self._flush_tail()
         try:
             frames, ulaw = to_caller.frames(event.audio_b64)
         except ValueError:
@@ -288,6 +298,8 @@ class CallBridge:
             self.recording.add_agent(ulaw, self._caller_clock(now))
         self.playout.enqueue(frames, event.event_id)
         self._last_agent_audio = now
+        if to_caller.tail_pending:
+            self._tail_response = event.event_id
         if self.phase is not Phase.AWAITING_START:
             self._release(now)
 
@@ -314,8 +326,9 @@ class CallBridge:
             except ValueError:
                 self.protocol_errors += 1
                 continue
-            self._agent_out.append(ae.user_audio_message(converted))
-            self.frames_to_agent += 1
+            if converted:
+                self._agent_out.append(ae.user_audio_message(converted))
+                self.frames_to_agent += 1
 
     def _correct(self, event: ae.AgentResponseCorrection) -> None:
         for i in range(len(self.transcript) - 1, -1, -1):
@@ -346,6 +359,7 @@ class CallBridge:
         self._interrupted_upto = max(self._interrupted_upto, event_id)
         if self._to_caller is not None:
             self._to_caller.clear()
+        self._tail_response = None
         self.playout.interrupt(event_id, now)
         if self.stream_sid:
             # Always clear: Twilio may hold audio our estimate thinks has played.
@@ -441,16 +455,24 @@ class CallBridge:
             return
         self._ending_checked_at = now
         quiet = now >= self._quiet_at()
-        if quiet and self._to_caller is not None:
+        if quiet and self._tail_response is not None:
             # Only once the agent is quiet: a flush mid-speech would pad a frame with
             # silence (and restart the resampler) in the middle of the last words.
-            tail = self._to_caller.flush()
-            if tail:
-                self.playout.enqueue(tail, self._interrupted_upto + 1)
-                self._release(now)
+            self._flush_tail()
+            self._release(now)
         settled = quiet and self.playout.drained(now)
         if settled or now >= self._ending_since + self.timings.end_max_wait_s:
             self._hang_up(self.end_reason, now)
+
+    def _flush_tail(self) -> None:
+        """Play out what the converter holds of a response that has ended (a partial
+        frame, the resampler's delay line): on a new response, a pause or the end."""
+        response, self._tail_response = self._tail_response, None
+        if response is None or self._to_caller is None:
+            return
+        tail = self._to_caller.flush()
+        if tail:
+            self.playout.enqueue(tail, response)
 
     def _quiet_at(self) -> float:
         """When the ending is old enough and the agent has been quiet for the grace."""
@@ -486,6 +508,8 @@ class CallBridge:
             release = self.playout.next_deadline()
             if release is not None:
                 candidates.append(release)
+        if self._tail_response is not None and phase is not Phase.ENDING:
+            candidates.append(self._last_agent_audio + TAIL_QUIET_S)
         if phase is Phase.ENDING:
             candidates.append(self._ending_since + self.timings.end_max_wait_s)
             # A time the last check has already seen pass cannot settle the ending any
@@ -502,6 +526,8 @@ class CallBridge:
                 self._hang_up(self.end_reason, now)
             return
         if self.phase is Phase.LIVE or self.phase is Phase.ENDING:
+            if self._tail_response is not None and now >= self._last_agent_audio + TAIL_QUIET_S:
+                self._flush_tail()
             self._release(now)
             self._check_ending(now)
 

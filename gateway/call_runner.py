@@ -360,4 +360,7 @@ class CallRunner:
     def _on_timer(self) -> None:
         self._timer = None
         self.bridge.tick(self._loop.time())
-        self._spawn(self._flush(), "tick")
+        if self.bridge.has_output:
+            self._spawn(self._flush(), "tick")
+        else:
+            self._arm_timer()

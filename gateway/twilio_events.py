@@ -108,6 +108,14 @@ def _parse_media(msg: dict[str, Any]) -> Media:
     )
 
 
+def _stream_sid(start: dict[str, Any]) -> str:
+    """The stream SID, checked once here because outbound frames embed it verbatim."""
+    sid = _str(start, "streamSid", "start.")
+    if not (0 < len(sid) <= 64 and sid.isascii() and sid.isalnum()):
+        raise ProtocolError(PEER, "start.streamSid", "not an alphanumeric SID")
+    return sid
+
+
 def _parse_start(msg: dict[str, Any]) -> Start:
     start = _obj(msg, "start")
     params = start.get("customParameters")
@@ -125,7 +133,7 @@ def _parse_start(msg: dict[str, Any]) -> Start:
     if encoding != "audio/x-mulaw" or rate != 8000:
         raise ProtocolError(PEER, "start.mediaFormat", f"unsupported {encoding}@{rate}")
     return Start(
-        stream_sid=_str(start, "streamSid", "start."),
+        stream_sid=_stream_sid(start),
         call_sid=_str(start, "callSid", "start."),
         account_sid=_str(start, "accountSid", "start."),
         custom_parameters=dict(params),

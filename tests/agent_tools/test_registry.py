@@ -158,9 +158,9 @@ def test_names_get_and_schemas() -> None:
     assert promise["expects_response"] is True
     assert promise["parameters"]["required"] == ["amount"]
     assert "title" not in promise["parameters"]
-    assert promise["response_timeout_secs"] == 20
-    # The agent waits at least as long as the handler may take.
-    assert schemas["slow"]["response_timeout_secs"] == 1
+    assert promise["response_timeout_secs"] == 21
+    # The agent waits longer than the handler may take, so our timeout result wins.
+    assert schemas["slow"]["response_timeout_secs"] == 2
 
 
 async def test_the_built_in_end_call_tool() -> None:
@@ -172,4 +172,4 @@ async def test_the_built_in_end_call_tool() -> None:
     too_long = await reg.dispatch("end_call", {"reason": "x" * 201}, CTX)
     assert too_long.is_error
     assert "reason: " in too_long.text
-    assert end_call.TOOL.client_tool_schema()["response_timeout_secs"] == 2
+    assert end_call.TOOL.client_tool_schema()["response_timeout_secs"] == 3
