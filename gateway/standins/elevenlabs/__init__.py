@@ -1,0 +1,54 @@
+"""A local ElevenLabs ConvAI (Agents Platform) service: the gateway's agent-side peer.
+
+What a client sees is the real service's protocol (reference
+``elevenlabs-convai.md`` §1-6): a signed-URL REST route, the conversation websocket,
+``conversation_initiation_client_data`` in, ``conversation_initiation_metadata``
+out, pings, agent audio in the negotiated format, transcripts, interruptions, client
+tool calls and ``end_call``. Behind it there is no language model but a
+:class:`~gateway.standins.elevenlabs.script.Script`: a list of steps (say, listen,
+call a tool, end the call) played against the caller, with energy-based voice
+activity detection deciding when the caller spoke and when they barged in.
+
+Typical use::
+
+    agent = ElevenLabsStandIn(AgentOptions(require_auth=True, api_key="xi-test"))
+    await agent.start()
+    ...  # point the gateway (or the elevenlabs SDK) at agent.base_url
+    conv = await agent.wait_for_conversation()
+    await conv.wait_closed(timeout_s=30)
+    await agent.stop()
+"""
+
+from gateway.standins.elevenlabs.options import AgentOptions
+from gateway.standins.elevenlabs.records import (
+    AgentTurnRecord,
+    ConversationRecord,
+    PongRecord,
+    ToolCallRecord,
+)
+from gateway.standins.elevenlabs.script import (
+    CallTool,
+    EndCall,
+    Listen,
+    Say,
+    Script,
+    Step,
+    default_script,
+)
+from gateway.standins.elevenlabs.server import ElevenLabsStandIn
+
+__all__ = [
+    "AgentOptions",
+    "AgentTurnRecord",
+    "CallTool",
+    "ConversationRecord",
+    "ElevenLabsStandIn",
+    "EndCall",
+    "Listen",
+    "PongRecord",
+    "Say",
+    "Script",
+    "Step",
+    "ToolCallRecord",
+    "default_script",
+]
