@@ -7,6 +7,7 @@ which is how the demo, the tests and the benchmark reach the local Twilio stand-
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -22,15 +23,50 @@ TWILIO_API = "https://api.twilio.com"
 logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
-class _RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
-    def __init__(self, base_url: str) -> None:
-        super().__init__(timeout=10.0)
-        self._base_url = base_url.rstrip("/")
+def redirect(url: str, base_url: str) -> str:
+    """``url`` with Twilio's API origin replaced by ``base_url`` (others unchanged)."""
+    if url.startswith(TWILIO_API):
+        return base_url.rstrip("/") + url[len(TWILIO_API) :]
+    return url
 
-    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        if url.startswith(TWILIO_API):
-            url = self._base_url + url[len(TWILIO_API) :]
-        return await super().request(method, url, *args, **kwargs)
+
+class RedirectingHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]
+    """The SDK's aiohttp client, sending ``api.twilio.com`` requests to ``base_url``.
+
+    The SDK passes credentials as ``aiohttp.BasicAuth``, deprecated since aiohttp 3.14;
+    the same ``Authorization: Basic`` header is set directly, so the wire is unchanged.
+    """
+
+    def __init__(self, base_url: str = TWILIO_API, **kwargs: Any) -> None:
+        kwargs.setdefault("timeout", 10.0)
+        super().__init__(**kwargs)
+        self.base_url = base_url
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's signature
+        allow_redirects: bool = False,
+    ) -> Response:
+        if auth is not None:
+            token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+            headers = {**(headers or {}), "Authorization": f"Basic {token}"}
+        response: Response = await super().request(
+            method,
+            redirect(url, self.base_url),
+            params=params,
+            data=data,
+            headers=headers,
+            auth=None,
+            timeout=timeout,
+            allow_redirects=allow_redirects,
+        )
+        return response
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +79,7 @@ class TwilioVoice:
     """The few voice REST calls the gateway makes."""
 
     def __init__(self, account_sid: str, auth_token: str, api_url: str = TWILIO_API) -> None:
-        self._http = _RedirectingHttpClient(api_url)
+        self._http = RedirectingHttpClient(api_url)
         self._client = Client(account_sid, auth_token, http_client=self._http)
 
     async def place_call(
