@@ -360,13 +360,14 @@ class CallBridge:
         if self._to_caller is not None:
             self._to_caller.clear()
         self._tail_response = None
+        heard_s = self.playout.heard_of_current_response()
         self.playout.interrupt(event_id, now)
         if self.stream_sid:
             # Always clear: Twilio may hold audio our estimate thinks has played.
             self._twilio_out.append(te.clear_message(self.stream_sid))
         if self.recording is not None:
             self.recording.cut_agent(self._caller_clock(now))
-        self._publish("interruption", event_id=event_id, heard_s=round(self.playout.heard_s, 3))
+        self._publish("interruption", event_id=event_id, heard_s=round(heard_s, 3))
 
     def agent_closed(self, code: int | None, now: float) -> None:
         """The agent socket is gone; ``code`` is its close code (None if no frame)."""

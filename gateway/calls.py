@@ -46,6 +46,7 @@ class CallRecord:
     conversation_id: str = ""
     recording_path: str = ""
     transcript: list[tuple[str, str]] = field(default_factory=list)
+    variables: dict[str, str | int | float | bool] = field(default_factory=dict)
     _token_digest: str = ""
     _token_expires: float = 0.0
 

@@ -64,6 +64,8 @@ class Playout:
         self.frames_sent = 0
         self.frames_dropped = 0
         self.last_heard_response = 0
+        self._current_response = -1
+        self._current_response_start_s = 0.0
 
     @property
     def queued_frames(self) -> int:
@@ -93,6 +95,9 @@ class Playout:
         response_id = 0
         while queue and buffer_end + FRAME_S <= limit:
             frame, response_id = queue.popleft()
+            if response_id != self._current_response:
+                self._current_response = response_id
+                self._current_response_start_s = self.sent_s + released * FRAME_S
             out.append(twilio_events.media_message(stream_sid, frame))
             buffer_end += FRAME_S
             released += 1
@@ -120,6 +125,10 @@ class Playout:
         self._buffer_end = now
         self.sent_s = self.heard_s if pending else self.sent_s
         return pending
+
+    def heard_of_current_response(self) -> float:
+        """Seconds of the most recently released response confirmed played by marks."""
+        return max(0.0, self.heard_s - self._current_response_start_s)
 
     def renumber(self, response_id: int) -> None:
         """Give every queued frame ``response_id``.

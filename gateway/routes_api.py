@@ -8,11 +8,11 @@ like one that does not exist.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import structlog
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from twilio.base.exceptions import TwilioRestException
@@ -25,6 +25,8 @@ from gateway.services import Services
 log = structlog.get_logger(__name__)
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
+RESERVED_VARIABLES = frozenset({"call_sid", "account_id", "call_direction"})
+VariableName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 
 
 class PlaceCall(BaseModel):
@@ -33,6 +35,20 @@ class PlaceCall(BaseModel):
     from_: str | None = Field(default=None, alias="from", pattern=E164)
     opening_mode: OpeningMode = OpeningMode.CALLEE_FIRST
     language: str = Field(default=defaults.DEFAULT_LANGUAGE, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    variables: dict[VariableName, str | int | float | bool] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="Extra dynamic variables for the agent (e.g. debtor_first_name).",
+    )
+
+    @field_validator("variables")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, object]) -> dict[str, object]:
+        # ElevenLabs reserves system__ for its own variables; call_sid and friends are ours.
+        for name in value:
+            if name.startswith("system__") or name in RESERVED_VARIABLES:
+                raise ValueError(f"{name!r} is reserved")
+        return value
 
 
 def error(status: int, message: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
@@ -83,6 +99,7 @@ async def place_call(request: Request) -> Response:
         language=call.language,
         to=call.to,
         from_=from_number,
+        variables=dict(call.variables),
     )
     services.calls.add(record)
     public = services.signatures.public_url

@@ -50,6 +50,7 @@ def context_for(record: CallRecord) -> CallContext:
         direction=record.direction,
         opening_mode=record.opening_mode,
         language=record.language,
+        dynamic_variables=dict(record.variables),
     )
 
 

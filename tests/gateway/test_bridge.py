@@ -857,3 +857,15 @@ def test_a_new_response_plays_after_the_tail_of_the_previous_one() -> None:
     frames = sent.media
     assert frames[0][:40] == bytes([0x44]) * 40  # the old tail first, padded
     assert tag_of(frames[1]) == 2
+
+
+def test_barge_in_reports_what_was_heard_of_the_interrupted_response() -> None:
+    call = Call()
+    call.live()
+    call.agent_says(*tags(1, 12), event_id=1)  # 0.24 s, all heard
+    call.run_for(0.5, caller_speaks=False)
+    call.agent_says(*tags(20, 40), event_id=2)  # 0.8 s; 0.24 s of it heard below
+    call.advance(0.24)
+    call.echo_due_marks()
+    step = call.agent(agent_interruption(2))
+    assert step.published("interruption") == [{"event_id": 2, "heard_s": pytest.approx(0.24)}]
