@@ -1,0 +1,1 @@
+"""parley's own store: SQLAlchemy Core tables, the engine factory and migrations."""

@@ -1,0 +1,295 @@
+"""Every table of the built-in backoffice, as SQLAlchemy Core (no ORM).
+
+Conventions: ids are 32-character hex strings made by the application (so rows can be
+referenced before they are written, and ids never leak row counts); money is
+``Numeric(18, 2)`` read back as ``Decimal`` with the row's ISO currency beside it;
+times are timezone-aware UTC; every row carries ``org_id`` so that every query can be
+scoped to one organization. Alembic migrations (``backoffice/store/migrations``) are
+the source of the schema in a database; this module is what code queries against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from backoffice.store.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+MONEY = Numeric(18, 2, asdecimal=True)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _id() -> Column[str]:
+    return Column("id", String(32), primary_key=True, default=new_id)
+
+
+def _org() -> Column[str]:
+    return Column("org_id", String(32), ForeignKey("organizations.id"), nullable=False, index=True)
+
+
+def _created() -> Column[dt.datetime]:
+    return Column("created_at", UTCDateTime(), nullable=False, default=utcnow)
+
+
+ACCOUNT_STATUSES = (
+    "new",
+    "pending_contact",
+    "auto_management",
+    "active_conversation",
+    "promise_active",
+    "promise_overdue",
+    "paid",
+    "escalated",
+    "in_review",
+    "closed",
+    "paused",
+)
+ROLES = ("admin", "operator", "viewer")
+PHONE_STATES = ("valid", "wrong_party", "disconnected")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+organizations = Table(
+    "organizations",
+    metadata,
+    _id(),
+    Column("name", String(200), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("locale", String(10), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("contact_hours_start", String(5), nullable=False, default="09:00"),
+    Column("contact_hours_end", String(5), nullable=False, default="20:00"),
+    Column("contact_days", String(27), nullable=False, default="mon,tue,wed,thu,fri"),
+    Column("credential_mode", String(10), nullable=False, default="managed"),
+    Column("provider_keys", Text, nullable=True),  # encrypted JSON (Fernet), BYOP only
+    Column("settings", JSON, nullable=False, default=dict),
+    _created(),
+    CheckConstraint("credential_mode IN ('managed', 'byop')", name="credential_mode"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(10), nullable=False),
+    _created(),
+    Column("revoked_at", UTCDateTime(), nullable=True),
+    Column("last_used_at", UTCDateTime(), nullable=True),
+    CheckConstraint(_in("role", ROLES), name="role"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(200), nullable=False),
+    Column("email", String(320), nullable=True),
+    Column("phone", String(16), nullable=True, index=True),
+    Column("whatsapp", String(16), nullable=True),
+    # Only the last four digits are kept readable; the digest matches a full number.
+    Column("document_last4", String(4), nullable=True),
+    Column("document_digest", String(64), nullable=True),
+    Column("date_of_birth", Date, nullable=True),
+    Column("language", String(10), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("opted_out", Boolean, nullable=False, default=False),
+    Column("opted_out_reason", String(500), nullable=True),
+    Column("opted_out_at", UTCDateTime(), nullable=True),
+    Column("opted_out_by", String(100), nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+)
+
+contact_phones = Table(
+    "contact_phones",
+    metadata,
+    _id(),
+    _org(),
+    Column("contact_id", String(32), ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("number", String(16), nullable=False, index=True),
+    Column("state", String(16), nullable=False, default="valid"),
+    Column("source", String(32), nullable=False),
+    _created(),
+    UniqueConstraint("contact_id", "number", name="uq_contact_phones_contact_number"),
+    CheckConstraint(_in("state", PHONE_STATES), name="state"),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(),
+    _org(),
+    Column("contact_id", String(32), ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("external_id", String(128), nullable=True),
+    Column("reference", String(128), nullable=True, index=True),
+    Column("total_amount", MONEY, nullable=False),
+    Column("pending_balance", MONEY, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date, nullable=True),
+    Column("notes", Text, nullable=True),
+    Column("status", String(24), nullable=False, default="new", index=True),
+    Column("priority_score", Integer, nullable=True),
+    Column("priority_factors", JSON, nullable=True),
+    Column("priority_computed_at", UTCDateTime(), nullable=True),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow),
+    UniqueConstraint("org_id", "external_id", name="uq_accounts_org_external_id"),
+    CheckConstraint(_in("status", ACCOUNT_STATUSES), name="status"),
+)
+
+account_status_history = Table(
+    "account_status_history",
+    metadata,
+    _id(),
+    _org(),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("from_status", String(24), nullable=True),
+    Column("to_status", String(24), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", String(500), nullable=True),
+    Column("at", UTCDateTime(), nullable=False, default=utcnow),
+)
+
+debt_items = Table(
+    "debt_items",
+    metadata,
+    _id(),
+    _org(),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("date", Date, nullable=True),
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("description", String(500), nullable=True),
+    _created(),
+    CheckConstraint("kind IN ('capital', 'interest', 'fees', 'payment')", name="kind"),
+    CheckConstraint("state IN ('pending', 'applied', 'cancelled')", name="state"),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    _id(),
+    _org(),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("contact_id", String(32), ForeignKey("contacts.id"), nullable=True, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("provider_id", String(128), nullable=True, index=True),
+    Column("provider_ids", JSON, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("result", String(64), nullable=True),
+    Column("summary", Text, nullable=True),
+    Column("disposition", String(64), nullable=True),
+    Column("sentiment", String(16), nullable=True),
+    Column("willingness", Integer, nullable=True),
+    Column("cooperation", String(16), nullable=True),
+    Column("tools_used", JSON, nullable=True),
+    Column("cost", Numeric(12, 4), nullable=True),
+    Column("duration_s", Integer, nullable=True),
+    Column("within_allowed_hours", Boolean, nullable=True),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("ended_at", UTCDateTime(), nullable=True),
+    _created(),
+    CheckConstraint("willingness IS NULL OR willingness BETWEEN 1 AND 5", name="willingness"),
+    Index("ix_interactions_org_started", "org_id", "started_at"),
+)
+
+promises = Table(
+    "promises",
+    metadata,
+    _id(),
+    _org(),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("interaction_id", String(32), ForeignKey("interactions.id"), nullable=True),
+    Column("amount", MONEY, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("due_date", Date, nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("source", String(32), nullable=False),
+    Column("idempotency_key", String(128), nullable=True, unique=True),
+    _created(),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    _id(),
+    _org(),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False, default="open"),
+    Column("source", String(32), nullable=False),
+    Column("idempotency_key", String(128), nullable=True, unique=True),
+    _created(),
+)
+
+callback_requests = Table(
+    "callback_requests",
+    metadata,
+    _id(),
+    _org(),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("scheduled_for", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("source", String(32), nullable=False),
+    Column("idempotency_key", String(128), nullable=True, unique=True),
+    _created(),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    _id(),
+    _org(),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=True),
+    Column("reason", String(500), nullable=True),
+    Column("detail", JSON, nullable=True),
+    Column("at", UTCDateTime(), nullable=False, default=utcnow, index=True),
+)
