@@ -160,6 +160,9 @@ def _settings(port: int, agent: ElevenLabsStandIn, twilio: TwilioStandIn, rec: P
         elevenlabs_ws_url=agent.ws_url,
         elevenlabs_api_url=agent.base_url,
         api_keys=f"demo:{OPERATOR_KEY}",
+        default_country="US",
+        default_locale="en-US",
+        default_timezone="America/New_York",
         recordings_dir=rec,
     )
 

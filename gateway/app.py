@@ -16,10 +16,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from agent_tools.catalog import default_registry
+from backoffice.api.app import routes as backoffice_routes
+from backoffice.orgs.bootstrap import bootstrap_keys
+from backoffice.orgs.models import OrganizationInput
+from backoffice.store.db import Database
 from config.settings import Settings
 from gateway import routes_api, routes_live, routes_media, routes_twilio
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
-from gateway.auth import OperatorKeys
 from gateway.calls import InMemoryCallRegistry
 from gateway.hub import InProcessBus
 from gateway.prewarm import PrewarmPool
@@ -69,28 +72,44 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+async def open_database(settings: Settings) -> Database:
+    """Open (and migrate) the store, and make sure the bootstrap keys exist."""
+    database = await Database.open(settings.database_url)
+    defaults = OrganizationInput(
+        name="bootstrap",
+        country=settings.default_country,
+        locale=settings.default_locale,
+        timezone=settings.default_timezone,
+    )
+    await bootstrap_keys(database, settings.operator_keys, defaults)
+    return database
+
+
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.database = await open_database(settings)
         app.state.services = build_services(settings)
         try:
             yield
         finally:
             await app.state.services.aclose()
+            await app.state.database.close()
+
+    def database(request: Request) -> Database:
+        db: Database = request.app.state.database
+        return db
 
     routes = [
         Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
-        Route("/api/calls", routes_api.place_call, methods=["POST"]),
-        Route("/api/calls", routes_api.list_calls, methods=["GET"]),
-        Route("/api/calls/{ref}", routes_api.get_call, methods=["GET"]),
-        Route("/api/calls/{ref}/hangup", routes_api.hang_up, methods=["POST"]),
         WebSocketRoute("/live", routes_live.live),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        *routes_api.api.routes(database),
+        *backoffice_routes(database, extra=routes_api.api.endpoints),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.settings = settings
-    app.state.operator_keys = OperatorKeys(settings.operator_keys)
     return app

@@ -1,8 +1,9 @@
-"""Operator API of the gateway: place an outbound call, read calls.
+"""Operator API of the gateway: place an outbound call, read and end calls.
 
-Every route resolves the caller's organization from its API key and only ever reads
-or changes that organization's calls; another organization's call is a 404, exactly
-like one that does not exist.
+Declared with the backoffice's endpoint framework, so these routes share its API-key
+authentication, roles, field-named errors and OpenAPI description. Every route only
+sees the caller's organization; another organization's call is a 404, exactly like
+one that does not exist.
 """
 
 from __future__ import annotations
@@ -10,19 +11,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-import orjson
 import structlog
-from pydantic import BaseModel, Field, StringConstraints, ValidationError, field_validator
-from starlette.requests import Request
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 from starlette.responses import JSONResponse, Response
 from twilio.base.exceptions import TwilioRestException
 
+from backoffice.api.framework import Api, Call, error_response
+from backoffice.errors import FieldError, InvalidInput, NotFound
 from config import defaults
 from gateway.call_context import OpeningMode
 from gateway.calls import CallRecord
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
+
+api = Api()
 
 E164 = r"^\+[1-9][0-9]{6,14}$"
 RESERVED_VARIABLES = frozenset({"call_sid", "account_id", "call_direction"})
@@ -51,109 +54,95 @@ class PlaceCall(BaseModel):
         return value
 
 
-def error(status: int, message: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"error": message}
-    if errors:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status)
+def _services(call: Call) -> Services:
+    services: Services = call.request.app.state.services
+    return services
 
 
-def _org(request: Request) -> str | None:
-    org: str | None = request.app.state.operator_keys.org_of_request(request)
-    return org
+def _find(services: Services, org: str, ref: str) -> CallRecord:
+    record = services.calls.by_ref(ref) or services.calls.by_sid(ref)
+    if record is None or record.org_id != org:
+        raise NotFound("call")
+    return record
 
 
-async def place_call(request: Request) -> Response:
-    """``POST /api/calls``: dial an account's number with the AI agent."""
-    org = _org(request)
-    if org is None:
-        return error(401, "a valid API key is required")
-    services: Services = request.app.state.services
+@api.route(
+    "POST",
+    "/api/calls",
+    role="operator",
+    summary="Place an outbound AI call",
+    tag="calls",
+    body=PlaceCall,
+    status=201,
+)
+async def place_call(call: Call) -> Response | dict[str, Any]:
+    services = _services(call)
     if services.draining:
-        return error(503, "this gateway is draining; retry on another")
-    try:
-        payload = orjson.loads(await request.body())
-        call = PlaceCall.model_validate(payload)
-    except orjson.JSONDecodeError:
-        return error(400, "body must be a JSON object")
-    except ValidationError as exc:
-        problems = [
-            {"field": ".".join(str(p) for p in e["loc"]) or "body", "reason": e["msg"]}
-            for e in exc.errors()
-        ]
-        return error(422, "invalid call request", problems)
-    settings = services.settings
-    from_number = call.from_ or settings.twilio_from_number
+        return error_response(503, "this gateway is draining; retry on another")
+    body: PlaceCall = call.body
+    from_number = body.from_ or services.settings.twilio_from_number
     if not from_number:
-        return error(
-            422,
-            "no caller id",
-            [{"field": "from", "reason": "required when PARLEY_TWILIO_FROM_NUMBER is not set"}],
+        raise InvalidInput(
+            [FieldError("from", "required when PARLEY_TWILIO_FROM_NUMBER is not set")],
+            "invalid call request",
         )
     record = CallRecord(
         call_ref=uuid.uuid4().hex,
-        org_id=org,
-        account_id=call.account_id,
+        org_id=call.org_id,
+        account_id=body.account_id,
         direction="outbound",
-        opening_mode=call.opening_mode,
-        language=call.language,
-        to=call.to,
+        opening_mode=body.opening_mode,
+        language=body.language,
+        to=body.to,
         from_=from_number,
-        variables=dict(call.variables),
+        variables=dict(body.variables),
     )
     services.calls.add(record)
     public = services.signatures.public_url
     try:
         placed = await services.voice.place_call(
-            to=call.to,
+            to=body.to,
             from_=from_number,
             twiml_url=public("/twilio/voice", f"call={record.call_ref}"),
             status_url=public("/twilio/status", f"call={record.call_ref}"),
         )
     except TwilioRestException as exc:
         record.status, record.outcome = "failed", "twilio_refused"
-        log.warning("call.place_failed", org_id=org, account_id=call.account_id, code=exc.code)
-        return error(502, f"Twilio refused the call: {exc.msg}")
+        log.warning(
+            "call.place_failed", org_id=call.org_id, account_id=body.account_id, code=exc.code
+        )
+        return error_response(502, f"Twilio refused the call: {exc.msg}")
     if not record.call_sid:
         services.calls.bind_sid(record, placed.call_sid)
-    log.info("call.placed", org_id=org, account_id=call.account_id, call_sid=placed.call_sid)
-    return JSONResponse(record.summary(), status_code=201)
+    log.info(
+        "call.placed", org_id=call.org_id, account_id=body.account_id, call_sid=placed.call_sid
+    )
+    return record.summary()
 
 
-def _find(services: Services, org: str, ref: str) -> CallRecord | None:
-    record = services.calls.by_ref(ref) or services.calls.by_sid(ref)
-    return record if record is not None and record.org_id == org else None
+@api.route("GET", "/api/calls/{ref}", role="viewer", summary="One call", tag="calls")
+async def get_call(call: Call) -> dict[str, Any]:
+    return _find(_services(call), call.org_id, call.path["ref"]).summary()
 
 
-async def get_call(request: Request) -> Response:
-    org = _org(request)
-    if org is None:
-        return error(401, "a valid API key is required")
-    record = _find(request.app.state.services, org, request.path_params["ref"])
-    if record is None:
-        return error(404, "no such call")
-    return JSONResponse(record.summary())
+@api.route("GET", "/api/calls", role="viewer", summary="Active calls", tag="calls")
+async def list_calls(call: Call) -> dict[str, Any]:
+    return {"calls": [r.summary() for r in _services(call).calls.active(call.org_id)]}
 
 
-async def list_calls(request: Request) -> Response:
-    org = _org(request)
-    if org is None:
-        return error(401, "a valid API key is required")
-    services: Services = request.app.state.services
-    return JSONResponse({"calls": [r.summary() for r in services.calls.active(org)]})
-
-
-async def hang_up(request: Request) -> Response:
-    """``POST /api/calls/{ref}/hangup``: end a live call now."""
-    org = _org(request)
-    if org is None:
-        return error(401, "a valid API key is required")
-    services: Services = request.app.state.services
-    record = _find(services, org, request.path_params["ref"])
-    if record is None:
-        return error(404, "no such call")
+@api.route(
+    "POST",
+    "/api/calls/{ref}/hangup",
+    role="operator",
+    summary="End a live call",
+    tag="calls",
+    status=202,
+)
+async def hang_up(call: Call) -> Response | dict[str, str]:
+    services = _services(call)
+    record = _find(services, call.org_id, call.path["ref"])
     runner = services.runner_for(record)
     if runner is None:
-        return error(409, "the call has no live media stream")
+        return JSONResponse({"error": "the call has no live media stream"}, status_code=409)
     runner.request_hang_up("operator_ended")
-    return JSONResponse({"status": "ending"}, status_code=202)
+    return {"status": "ending"}

@@ -1,7 +1,8 @@
 """``WS /live``: the live events of an organization's calls, for supervisors.
 
-Authenticated like the operator API; a supervisor only ever receives events of their
-own organization, optionally narrowed to one call with ``?call_sid=``.
+Authenticated like the operator API (any role); a supervisor only ever receives
+events of their own organization, optionally narrowed to one call with
+``?call_sid=``.
 """
 
 from __future__ import annotations
@@ -10,18 +11,19 @@ import asyncio
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from backoffice.api.auth import principal_of
 from gateway.services import Services
 
 
 async def live(websocket: WebSocket) -> None:
-    org = websocket.app.state.operator_keys.org_of_request(websocket)
-    if org is None:
+    principal = await principal_of(websocket, websocket.app.state.database)
+    if principal is None:
         await websocket.close(code=1008)
         return
     services: Services = websocket.app.state.services
     call_sid = websocket.query_params.get("call_sid") or None
     await websocket.accept()
-    subscription = services.hub.subscribe(org, call_sid)
+    subscription = services.hub.subscribe(principal.org_id, call_sid)
     closed = asyncio.create_task(_wait_closed(websocket))
     try:
         while True:

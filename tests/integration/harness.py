@@ -31,6 +31,7 @@ def gateway_settings(tmp: Path, port: int, **overrides: Any) -> Settings:
         "api_keys": f"org-a:{ORG_A_KEY},org-b:{ORG_B_KEY}",
         "recordings_dir": tmp / "recordings",
         "inbound_org_id": "org-a",
+        "database_url": f"sqlite+aiosqlite:///{tmp / 'parley.db'}",
     }
     values.update(overrides)
     return load_settings(**values)

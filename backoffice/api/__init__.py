@@ -1,0 +1,1 @@
+"""The operator API: JSON over HTTP, one organization per key, roles checked."""

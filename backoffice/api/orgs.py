@@ -1,0 +1,123 @@
+"""Operator API: the caller's own organization and its API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+from backoffice.api.framework import Api, Call
+from backoffice.orgs import service
+from backoffice.orgs.models import DAYS
+
+api = Api()
+
+
+class OrganizationOut(BaseModel):
+    id: str
+    name: str
+    country: str
+    locale: str
+    currency: str
+    timezone: str
+    contact_hours_start: str
+    contact_hours_end: str
+    contact_days: list[str]
+    credential_mode: str
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself: shown once, store it now.")
+
+
+class ApiKeyList(BaseModel):
+    keys: list[ApiKeyOut]
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    role: str = Field(pattern="^(admin|operator|viewer)$")
+
+
+def _key_out(key: service.ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=key.id,
+        name=key.name,
+        role=key.role,
+        prefix=key.prefix,
+        created_at=key.created_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+@api.route(
+    "GET",
+    "/api/org",
+    role="viewer",
+    summary="Your organization",
+    tag="organization",
+    response=OrganizationOut,
+)
+async def get_org(call: Call) -> OrganizationOut:
+    async with call.db.read() as conn:
+        org = await service.get_organization(conn, call.org_id)
+    return OrganizationOut(
+        id=org.id,
+        name=org.name,
+        country=org.country,
+        locale=org.locale,
+        currency=org.currency,
+        timezone=org.timezone,
+        contact_hours_start=org.contact_hours_start.strftime("%H:%M"),
+        contact_hours_end=org.contact_hours_end.strftime("%H:%M"),
+        contact_days=[DAYS[d] for d in sorted(org.contact_days)],
+        credential_mode=org.credential_mode,
+    )
+
+
+@api.route(
+    "GET",
+    "/api/keys",
+    role="admin",
+    summary="List API keys",
+    tag="organization",
+    response=ApiKeyList,
+)
+async def list_keys(call: Call) -> ApiKeyList:
+    async with call.db.read() as conn:
+        keys = await service.list_api_keys(conn, call.org_id)
+    return ApiKeyList(keys=[_key_out(k) for k in keys])
+
+
+@api.route(
+    "POST",
+    "/api/keys",
+    role="admin",
+    summary="Create an API key",
+    tag="organization",
+    body=ApiKeyIn,
+    response=ApiKeyCreated,
+    status=201,
+)
+async def create_key(call: Call) -> ApiKeyCreated:
+    key, plaintext = await service.create_api_key(
+        call.db, call.org_id, call.body.name, call.body.role
+    )
+    return ApiKeyCreated(**_key_out(key).model_dump(), key=plaintext)
+
+
+@api.route(
+    "DELETE", "/api/keys/{key_id}", role="admin", summary="Revoke an API key", tag="organization"
+)
+async def revoke_key(call: Call) -> dict[str, str]:
+    await service.revoke_api_key(call.db, call.org_id, call.path["key_id"])
+    return {"status": "revoked"}
