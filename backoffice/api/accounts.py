@@ -1,0 +1,7 @@
+"""Operator API: accounts."""
+
+from __future__ import annotations
+
+from backoffice.api.framework import Api
+
+api = Api()

@@ -1,0 +1,7 @@
+"""Operator API: imports."""
+
+from __future__ import annotations
+
+from backoffice.api.framework import Api
+
+api = Api()
