@@ -1,0 +1,70 @@
+"""Organizations and API keys through the operator API, on both databases."""
+
+from __future__ import annotations
+
+from backoffice.store.db import Database
+from tests.backoffice.api_client import api_harness
+
+
+async def test_org_is_read_with_any_role_and_keys_need_admin(db: Database) -> None:
+    async with api_harness(db) as api:
+        for role in ("admin", "operator", "viewer"):
+            response = await api.http.get("/api/org", headers=api.a.headers(role))
+            assert response.status_code == 200
+            assert response.json()["name"] == "Acme Collections"
+            assert response.json()["currency"] == "USD"
+        assert (
+            await api.http.get("/api/keys", headers=api.a.headers("operator"))
+        ).status_code == 403
+        assert (await api.http.get("/api/keys", headers=api.a.headers("viewer"))).status_code == 403
+        assert (await api.http.get("/api/org")).status_code == 401
+        assert (
+            await api.http.get("/api/org", headers={"X-API-Key": "pk_nope_nope"})
+        ).status_code == 401
+
+
+async def test_a_created_key_works_once_shown_and_stops_when_revoked(db: Database) -> None:
+    async with api_harness(db) as api:
+        created = await api.http.post(
+            "/api/keys", json={"name": "ci", "role": "viewer"}, headers=api.a.headers()
+        )
+        assert created.status_code == 201
+        key = created.json()["key"]
+        assert key.startswith("pk_")
+        listed = (await api.http.get("/api/keys", headers=api.a.headers())).json()["keys"]
+        assert "key" not in listed[0]
+        assert (await api.http.get("/api/org", headers={"X-API-Key": key})).status_code == 200
+        revoked = await api.http.delete(
+            f"/api/keys/{created.json()['id']}", headers=api.a.headers()
+        )
+        assert revoked.status_code == 200
+        assert (await api.http.get("/api/org", headers={"X-API-Key": key})).status_code == 401
+
+
+async def test_keys_of_another_organization_are_invisible(db: Database) -> None:
+    async with api_harness(db) as api:
+        created = await api.http.post(
+            "/api/keys", json={"name": "x", "role": "viewer"}, headers=api.b.headers()
+        )
+        other_id = created.json()["id"]
+        refused = await api.http.delete(f"/api/keys/{other_id}", headers=api.a.headers())
+        assert refused.status_code == 404
+        org_b = await api.http.get("/api/org", headers=api.b.headers("viewer"))
+        assert org_b.json()["id"] == api.b.org.id
+
+
+async def test_bad_key_request_names_the_field(db: Database) -> None:
+    async with api_harness(db) as api:
+        response = await api.http.post(
+            "/api/keys", json={"name": "", "role": "root"}, headers=api.a.headers()
+        )
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"name", "role"}
+
+
+async def test_openapi_describes_every_route(db: Database) -> None:
+    async with api_harness(db) as api:
+        spec = (await api.http.get("/api/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert "/api/keys/{key_id}" in spec["paths"]
+    assert set(spec["paths"]["/api/keys"]) == {"get", "post"}
