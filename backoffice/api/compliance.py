@@ -29,9 +29,10 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from backoffice.api.framework import Api, Call
-from backoffice.compliance import audit_log, dnc, optout, report
+from backoffice.compliance import audit_log, dnc, dnc_list, optout, report
 from backoffice.compliance.check import CHANNELS, Decision, Reason, may_contact
-from backoffice.errors import NotFound
+from backoffice.compliance.phones import InvalidPhone, to_e164
+from backoffice.errors import FieldError, InvalidInput, NotFound
 from backoffice.orgs.service import get_organization
 from backoffice.store.db import Database
 from backoffice.store.tables import utcnow
@@ -99,6 +100,30 @@ class PhoneReportOut(BaseModel):
     invalid: list[PhoneEntryOut]
     counts: dict[str, int]
     contacts_opted_out: int = Field(description="Contacts newly opted out by this request.")
+    numbers_listed: int = Field(
+        default=0,
+        description="Numbers newly added to the do-not-contact list (a contact imported "
+        "later with one of them is refused on phone channels).",
+    )
+
+
+class DncNumberOut(BaseModel):
+    number: str
+    reason: str
+    source: str
+    actor: str
+    created_at: dt.datetime
+
+
+class DncPage(BaseModel):
+    numbers: list[DncNumberOut]
+    page: int
+    page_size: int
+    total: int
+
+
+class RemoveQuery(BaseModel):
+    reason: str = Field(min_length=1, max_length=optout.MAX_REASON)
 
 
 class CheckQuery(BaseModel):
@@ -234,6 +259,7 @@ def _report_out(found: optout.PhoneReport) -> PhoneReportOut:
             "invalid": len(found.invalid),
         },
         contacts_opted_out=found.contacts_opted_out,
+        numbers_listed=found.numbers_listed,
     )
 
 
@@ -366,6 +392,59 @@ async def _upload(request: Request) -> AsyncIterator[bytes]:
         return
     async for chunk in request.stream():
         yield chunk
+
+
+@api.route(
+    "GET",
+    "/api/admin/dnc",
+    role="operator",
+    summary="The do-not-contact numbers (listed whether or not a contact has them)",
+    tag=TAG,
+    query=PageQuery,
+    response=DncPage,
+)
+async def list_dnc(call: Call) -> DncPage:
+    async with call.db.read() as conn:
+        items, total = await dnc_list.list_page(
+            conn, org_id=call.org_id, page=call.query.page, page_size=call.query.page_size
+        )
+    return DncPage(
+        numbers=[DncNumberOut.model_validate(vars_of(n)) for n in items],
+        page=call.query.page,
+        page_size=call.query.page_size,
+        total=total,
+    )
+
+
+@api.route(
+    "DELETE",
+    "/api/admin/dnc/{number}",
+    role="admin",
+    summary="Take a number off the do-not-contact list (audited)",
+    tag=TAG,
+    query=RemoveQuery,
+)
+async def remove_dnc(call: Call) -> dict[str, str]:
+    async with call.db.transaction() as conn:
+        org = await get_organization(conn, call.org_id)
+        try:
+            number = to_e164(call.path["number"], org.country)
+        except InvalidPhone as exc:
+            raise InvalidInput([FieldError("number", exc.reason)]) from None
+        await dnc_list.forget(
+            conn, org_id=org.id, number=number, actor=call.actor, reason=call.query.reason
+        )
+    return {"status": "removed", "number": number}
+
+
+def vars_of(item: dnc_list.DncNumber) -> dict[str, object]:
+    return {
+        "number": item.number,
+        "reason": item.reason,
+        "source": item.source,
+        "actor": item.actor,
+        "created_at": item.created_at,
+    }
 
 
 # --- the check ------------------------------------------------------------------------

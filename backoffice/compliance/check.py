@@ -28,11 +28,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backoffice.compliance import dnc_list
 from backoffice.compliance.window import ContactWindow
 from backoffice.orgs.models import Organization
 from backoffice.orgs.service import get_organization
@@ -50,6 +51,7 @@ class Reason(enum.StrEnum):
     NO_SUCH_CONTACT = "no_such_contact"
     NO_SUCH_ACCOUNT = "no_such_account"
     OPTED_OUT = "opted_out"
+    DNC_LISTED = "dnc_listed"
     ACCOUNT_STATUS = "account_status"
     DAY_NOT_ALLOWED = "day_not_allowed"
     OUTSIDE_HOURS = "outside_hours"
@@ -267,13 +269,26 @@ async def may_contact(
                 channel,
                 at,
             )
-    return decide(
+    decision = decide(
         org,
         contact_tz=contact.timezone,
         opted_out=bool(contact.opted_out),
         account_status=status,
         channel=channel,
         at=at,
+    )
+    if decision.reason is Reason.OPTED_OUT or channel not in dnc_list.PHONE_CHANNELS:
+        return decision
+    listed = await dnc_list.listed_numbers(conn, org_id=org_id, contact_id=contact_id)
+    if not listed:
+        return decision
+    return replace(
+        decision,
+        allowed=False,
+        reason=Reason.DNC_LISTED,
+        message=f"{', '.join(listed)} is on the organization's do-not-contact list.",
+        next_allowed_at=None,
+        allowed_until=None,
     )
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from backoffice import audit
+from backoffice.compliance import dnc_list
 from backoffice.compliance.phones import InvalidPhone, to_e164
 from backoffice.errors import FieldError, InvalidInput, NotFound
 from backoffice.store.tables import contact_phones, contacts, utcnow
@@ -86,6 +87,8 @@ class PhoneReport:
     invalid: list[PhoneEntry] = field(default_factory=list)
     contacts_opted_out: int = 0
     """Contacts newly opted out (those opted out before are not counted)."""
+    numbers_listed: int = 0
+    """Numbers newly put on the do-not-contact list (matched or not)."""
     _seen: set[str] = field(default_factory=set, repr=False)
 
 
@@ -153,7 +156,11 @@ async def opt_out_phones(
             readable.append((raw, to_e164(raw.value, region)))
         except InvalidPhone as exc:
             report.invalid.append(PhoneEntry(raw.value, raw.line, reason=exc.reason))
-    owners = await contacts_by_number(conn, org_id, {e164 for _, e164 in readable})
+    numbers = {e164 for _, e164 in readable}
+    report.numbers_listed += await dnc_list.remember(
+        conn, org_id=org_id, numbers=numbers, reason=reason, source=source, actor=actor
+    )
+    owners = await contacts_by_number(conn, org_id, numbers)
     phone_of: dict[str, str] = {}  # contact -> the first number that reached it
     for raw, e164 in readable:
         ids = tuple(sorted(owners.get(e164, ())))

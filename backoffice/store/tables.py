@@ -293,3 +293,18 @@ audit_log = Table(
     Column("detail", JSON, nullable=True),
     Column("at", UTCDateTime(), nullable=False, default=utcnow, index=True),
 )
+
+# Numbers that must not be called or messaged, whether or not a contact has them today:
+# a contact imported next month with a listed number is refused all the same.
+dnc_numbers = Table(
+    "dnc_numbers",
+    metadata,
+    _id(),
+    _org(),
+    Column("number", String(16), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("actor", String(100), nullable=False),
+    _created(),
+    UniqueConstraint("org_id", "number", name="uq_dnc_numbers_org_number"),
+)
