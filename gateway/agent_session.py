@@ -165,6 +165,11 @@ class AgentConnector:
                 )
                 await ws.send(initiation)
                 metadata = await self._handshake(ws)
+        except asyncio.CancelledError:
+            # The call ended while we were connecting: do not leave the socket open.
+            if ws is not None:
+                ws.transport.abort()
+            raise
         except Exception as exc:
             if ws is not None:
                 ws.transport.abort()

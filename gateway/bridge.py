@@ -22,6 +22,8 @@ Rules that live here and nowhere else:
   and tool results are never dropped.
 * ``ping`` is answered with ``pong`` before anything else is done (while the call is
   up; once it has ended, every input is ignored).
+* A Twilio ``media``, ``mark``, ``dtmf`` or ``stop`` naming another ``streamSid`` is
+  a protocol error and changes nothing: it cannot end or steer this call.
 * The call ends exactly once (one :class:`~gateway.effects.Finished`). When the
   agent ends it (``end_call``), the hang-up waits until its last words have played.
   When the caller ends it, the agent is closed at once. When the agent socket drops,
@@ -182,18 +184,20 @@ class CallBridge:
         phase = self.phase
         if phase is Phase.ENDED:
             return
-        if isinstance(event, te.Mark):
-            if event.stream_sid == self.stream_sid:
-                self.playout.on_mark(event.name)
-                self._check_ending(now)
+        if isinstance(event, te.Start):
+            self.start(event, now)
+        elif isinstance(event, te.Connected):
+            pass  # carries nothing the bridge needs
+        elif event.stream_sid != self.stream_sid:
+            self.protocol_errors += 1  # another stream's mark, key or stop is not ours
+        elif isinstance(event, te.Mark):
+            self.playout.on_mark(event.name)
+            self._check_ending(now)
         elif isinstance(event, te.Dtmf):
             self._dtmf(event.digit)
         elif isinstance(event, te.Stop):
             reason = self.end_reason or "caller_hung_up"
             self._finish(reason, self.outcome or reason, now)
-        elif isinstance(event, te.Start):
-            self.start(event, now)
-        # Connected carries nothing the bridge needs.
 
     def _caller_audio(self, event: te.Media, now: float) -> None:
         if self.phase is Phase.AWAITING_START or self.phase is Phase.ENDED:

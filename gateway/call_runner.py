@@ -253,7 +253,9 @@ class CallRunner:
         elif isinstance(effect, CloseAgent):
             agent, self._agent = self._agent, None
             if agent is not None:
-                self._spawn(agent.close(), "agent-close")
+                # Not a call task: the call's clean-up cancels those, and a close
+                # cancelled before its first step would leave the socket open.
+                self.services.spawn(agent.close(), "agent-close")
         elif isinstance(effect, SayAndHangUp):
             self._spawn(self._say_and_hang_up(effect), "say-and-hang-up")
         elif isinstance(effect, ReconnectAgent):

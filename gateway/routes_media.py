@@ -16,7 +16,7 @@ import structlog
 from starlette.types import Receive, Scope, Send
 
 from gateway import twilio_events as te
-from gateway.bridge import CallBridge, CallInfo
+from gateway.bridge import BridgeTimings, CallBridge, CallInfo
 from gateway.call_runner import MAX_TWILIO_FRAME, CallRunner
 from gateway.protocol_error import ProtocolError
 from gateway.routes_twilio import context_for
@@ -71,6 +71,7 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
         voicemail_message=settings.voicemail_message,
         apology_message=settings.apology_message,
         recording=CallRecording(),
+        timings=BridgeTimings(end_max_wait_s=settings.end_call_max_wait_s),
     )
     runner = CallRunner(services, record, context_for(record), bridge, send)
     agent_task = services.prewarm.claim(record.call_sid)

@@ -46,8 +46,10 @@ from tests.gateway.bridge_helpers import (
     client_tool_call,
     tag_of,
     tagged,
+    twilio_dtmf,
     twilio_media,
     twilio_start,
+    twilio_stop,
     user_transcript,
     vad_score,
 )
@@ -318,6 +320,17 @@ def test_dtmf_tells_the_agent_and_the_supervisors() -> None:
     assert step.agent_types == ["contextual_update"]
     assert "1" in step.agent[0]["text"]
     assert step.published("dtmf") == [{"digit": "1"}]
+
+
+def test_keys_and_stop_naming_another_stream_change_nothing() -> None:
+    call = Call()
+    call.live()
+    other = "MZ" + "0" * 32
+    assert other != STREAM_SID
+    assert call.twilio(twilio_dtmf("9", seq=90, stream_sid=other)).empty
+    assert call.twilio(twilio_stop(seq=91, stream_sid=other)).empty
+    assert call.bridge.phase is Phase.LIVE
+    assert call.bridge.protocol_errors == 2
 
 
 def test_dtmf_before_the_agent_is_ready_is_only_published() -> None:
