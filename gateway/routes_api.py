@@ -1,5 +1,9 @@
 """Operator API of the gateway: place an outbound call, read and end calls.
 
+A call is placed only for an account of the caller's organization, to one of its
+contact's numbers, and only when the compliance check allows a call now (else 409
+with the reason and when calling becomes allowed).
+
 Declared with the backoffice's endpoint framework, so these routes share its API-key
 authentication, roles, field-named errors and OpenAPI description. Every route only
 sees the caller's organization; another organization's call is a 404, exactly like
@@ -17,8 +21,8 @@ from starlette.responses import JSONResponse, Response
 from twilio.base.exceptions import TwilioRestException
 
 from backoffice.api.framework import Api, Call, error_response
+from backoffice.call_planning import plan_outbound_call
 from backoffice.errors import FieldError, InvalidInput, NotFound
-from config import defaults
 from gateway.call_context import OpeningMode
 from gateway.calls import CallRecord
 from gateway.services import Services
@@ -33,11 +37,21 @@ VariableName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$
 
 
 class PlaceCall(BaseModel):
-    account_id: str = Field(min_length=1, max_length=128)
-    to: str = Field(pattern=E164, description="The debtor's number in E.164.")
+    account_id: str = Field(
+        min_length=1, max_length=128, description="The account's id or external id."
+    )
+    to: str | None = Field(
+        default=None,
+        pattern=E164,
+        description="One of the contact's numbers in E.164; default: the contact's phone.",
+    )
     from_: str | None = Field(default=None, alias="from", pattern=E164)
     opening_mode: OpeningMode = OpeningMode.CALLEE_FIRST
-    language: str = Field(default=defaults.DEFAULT_LANGUAGE, pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
+        description="Override; default: the contact's, else the organization's language.",
+    )
     variables: dict[VariableName, str | int | float | bool] = Field(
         default_factory=dict,
         max_length=50,
@@ -86,22 +100,42 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
             [FieldError("from", "required when PARLEY_TWILIO_FROM_NUMBER is not set")],
             "invalid call request",
         )
+    plan = await plan_outbound_call(
+        call.db,
+        org_id=call.org_id,
+        account=body.account_id,
+        to=body.to,
+        language=body.language,
+        at=services.clock(),
+    )
+    if not plan.allowed:
+        decision = plan.decision
+        return JSONResponse(
+            {
+                "error": decision.message,
+                "reason": decision.reason.value,
+                "next_allowed_at": decision.next_allowed_at.isoformat()
+                if decision.next_allowed_at
+                else None,
+            },
+            status_code=409,
+        )
     record = CallRecord(
         call_ref=uuid.uuid4().hex,
         org_id=call.org_id,
-        account_id=body.account_id,
+        account_id=plan.account_id,
         direction="outbound",
         opening_mode=body.opening_mode,
-        language=body.language,
-        to=body.to,
+        language=plan.language,
+        to=plan.to,
         from_=from_number,
-        variables=dict(body.variables),
+        variables={**plan.variables, **body.variables},
     )
     services.calls.add(record)
     public = services.signatures.public_url
     try:
         placed = await services.voice.place_call(
-            to=body.to,
+            to=plan.to,
             from_=from_number,
             twiml_url=public("/twilio/voice", f"call={record.call_ref}"),
             status_url=public("/twilio/status", f"call={record.call_ref}"),

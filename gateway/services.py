@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import datetime as dt
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,8 @@ class Services:
     runners: dict[str, CallRunner] = field(default_factory=dict)
     ended_totals: FrameTotals = field(default_factory=FrameTotals)
     draining: bool = False
+    # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
+    clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from backoffice.api.framework import Api, Call
+from backoffice.api.framework import Api, Call, field_errors
+from backoffice.errors import InvalidInput
 from backoffice.orgs import service
-from backoffice.orgs.models import DAYS
+from backoffice.orgs.models import DAYS, Organization
 
 api = Api()
 
@@ -59,6 +60,20 @@ def _key_out(key: service.ApiKey) -> ApiKeyOut:
     )
 
 
+class OrganizationPatch(BaseModel):
+    """Fields to change; anything left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    locale: str | None = None
+    currency: str | None = None
+    timezone: str | None = None
+    contact_hours_start: str | None = None
+    contact_hours_end: str | None = None
+    contact_days: list[str] | None = None
+
+
 @api.route(
     "GET",
     "/api/org",
@@ -70,6 +85,28 @@ def _key_out(key: service.ApiKey) -> ApiKeyOut:
 async def get_org(call: Call) -> OrganizationOut:
     async with call.db.read() as conn:
         org = await service.get_organization(conn, call.org_id)
+    return _org_out(org)
+
+
+@api.route(
+    "PATCH",
+    "/api/org",
+    role="admin",
+    summary="Change your organization's settings",
+    tag="organization",
+    body=OrganizationPatch,
+    response=OrganizationOut,
+)
+async def update_org(call: Call) -> OrganizationOut:
+    changes = call.body.model_dump(exclude_none=True)
+    try:
+        org = await service.update_organization(call.db, call.org_id, changes, actor=call.actor)
+    except ValidationError as exc:
+        raise InvalidInput(field_errors(exc), "invalid organization settings") from None
+    return _org_out(org)
+
+
+def _org_out(org: Organization) -> OrganizationOut:
     return OrganizationOut(
         id=org.id,
         name=org.name,

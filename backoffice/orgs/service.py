@@ -18,8 +18,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backoffice import audit
 from backoffice.errors import NotFound
 from backoffice.orgs.models import (
+    DAYS,
     Organization,
     OrganizationInput,
     format_days,
@@ -100,6 +102,60 @@ async def create_organization(
     }
     async with db.transaction() as conn:
         await conn.execute(insert(organizations).values(**values))
+        return await get_organization(conn, org_id)
+
+
+async def update_organization(
+    db: Database, org_id: str, changes: dict[str, Any], *, actor: str
+) -> Organization:
+    """Apply ``changes`` (fields of :class:`OrganizationInput`), re-validating the whole.
+
+    Raises:
+        NotFound: no such organization.
+        pydantic.ValidationError: the result is not a valid organization.
+    """
+    async with db.transaction() as conn:
+        current = await get_organization(conn, org_id)
+        merged = OrganizationInput.model_validate(
+            {
+                "name": current.name,
+                "country": current.country,
+                "locale": current.locale,
+                "currency": current.currency,
+                "timezone": current.timezone,
+                "contact_hours_start": current.contact_hours_start.strftime("%H:%M"),
+                "contact_hours_end": current.contact_hours_end.strftime("%H:%M"),
+                "contact_days": [DAYS[d] for d in sorted(current.contact_days)],
+                "credential_mode": current.credential_mode,
+                "settings": current.settings,
+            }
+            | changes
+        )
+        await conn.execute(
+            update(organizations)
+            .where(organizations.c.id == org_id)
+            .values(
+                name=merged.name,
+                country=merged.country,
+                locale=merged.locale,
+                currency=merged.currency,
+                timezone=merged.timezone,
+                contact_hours_start=merged.contact_hours_start,
+                contact_hours_end=merged.contact_hours_end,
+                contact_days=format_days(merged.contact_days),
+                credential_mode=merged.credential_mode,
+                settings=merged.settings,
+            )
+        )
+        await audit.record(
+            conn,
+            org_id=org_id,
+            actor=actor,
+            action="organization.updated",
+            entity_type="organization",
+            entity_id=org_id,
+            detail={"fields": sorted(changes)},
+        )
         return await get_organization(conn, org_id)
 
 

@@ -107,13 +107,7 @@ TEACH = "teach tests/backoffice/test_isolation.py"
 
 # Routes known to break the rule, with the reason. The walk still runs them and fails
 # if they start behaving (so the entry is removed once the route is fixed).
-KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("POST", "/api/calls"): (
-        "the gateway places the call without checking that account_id is an account of "
-        "the caller's organization: org B gets 201 for org A's account id (and the call "
-        "record, listed by GET /api/calls, carries it)"
-    ),
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 @dataclass

@@ -68,3 +68,29 @@ async def test_openapi_describes_every_route(db: Database) -> None:
     assert spec["openapi"].startswith("3.1")
     assert "/api/keys/{key_id}" in spec["paths"]
     assert set(spec["paths"]["/api/keys"]) == {"get", "post"}
+
+
+async def test_admin_changes_contact_hours_and_days_with_validation(db: Database) -> None:
+    async with api_harness(db) as api:
+        changed = await api.http.patch(
+            "/api/org",
+            json={"contact_hours_start": "10:00", "contact_days": ["Sat", "sun"]},
+            headers=api.a.headers(),
+        )
+        assert changed.status_code == 200
+        assert changed.json()["contact_hours_start"] == "10:00"
+        assert changed.json()["contact_days"] == ["sat", "sun"]
+        assert changed.json()["contact_hours_end"] == "21:00"  # untouched
+        bad = await api.http.patch(
+            "/api/org",
+            json={"contact_hours_end": "07:00", "timezone": "Nowhere/Land"},
+            headers=api.a.headers(),
+        )
+        assert bad.status_code == 422
+        assert "timezone" in {e["field"] for e in bad.json()["errors"]}
+        by_operator = await api.http.patch(
+            "/api/org", json={"name": "X"}, headers=api.a.headers("operator")
+        )
+        assert by_operator.status_code == 403
+        unchanged_b = await api.http.get("/api/org", headers=api.b.headers())
+        assert unchanged_b.json()["contact_days"] == ["mon", "tue", "wed", "thu", "fri"]

@@ -40,7 +40,7 @@ from gateway.standins.twilio_records import CallRecord as TwilioCall
 from gateway.standins.twilio_records import StreamRecord
 from gateway.standins.twilio_standin import TwilioStandIn
 from gateway.standins.waiting import poll_until
-from tests.integration.harness import ACCOUNT_SID, AUTH_TOKEN, ORG_A_KEY, Gateway
+from tests.integration.harness import ACCOUNT_SID, AUTH_TOKEN, ORG_A_KEY, Gateway, ensure_account
 
 ELEVENLABS_KEY = "xi-e2e-key"
 DEBTOR = "+15550100001"
@@ -134,9 +134,12 @@ class E2E:
         *,
         opening_mode: str = "agent_first",
         key: str = ORG_A_KEY,
-        account_id: str = "ACC-1",
+        account_id: str | None = None,
         variables: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        org = "org-a" if key == ORG_A_KEY else "org-b"
+        account_id = account_id or f"ACC{to}"  # one account per number unless told
+        await ensure_account(self.gw, org, account_id, to)
         body = {
             "account_id": account_id,
             "to": to,

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
+from backoffice.store.db import Database
+from backoffice.store.tables import accounts
 from bin.server import InProcessGateway, free_port
 from config.settings import Settings, load_settings
 from gateway.services import Services
+from tests.backoffice.factories import make_account, make_contact
 
+# Wednesday 18 November 2026, 15:00 in Madrid (the test organizations' zone).
+BUSINESS_HOURS = dt.datetime(2026, 11, 18, 14, 0, tzinfo=dt.UTC)
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token-0001"
 ORG_A_KEY = "key-org-a-0000000000"
@@ -63,6 +70,9 @@ class Gateway:
 
     async def __aenter__(self) -> Gateway:
         await self.server.start()
+        # Business rules (contact hours) see a fixed weekday afternoon, whatever the
+        # time the suite runs at; the call path itself never reads this clock.
+        self.services.clock = lambda: BUSINESS_HOURS
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -112,6 +122,23 @@ class Gateway:
         )
         assert response.status_code == 200, response.text
         return parse_stream_twiml(response.text)
+
+
+async def ensure_account(gw: Gateway, org_id: str, external_id: str, phone: str) -> str:
+    """An account of ``org_id`` with that external id, reachable at ``phone``."""
+    database: Database = gw.server.app.state.database
+    async with database.read() as conn:
+        found = (
+            await conn.execute(
+                select(accounts.c.id).where(
+                    accounts.c.org_id == org_id, accounts.c.external_id == external_id
+                )
+            )
+        ).scalar()
+    if found is not None:
+        return str(found)
+    contact = await make_contact(database, org_id, name="Ann Example", phone=phone)
+    return await make_account(database, org_id, contact, external_id=external_id)
 
 
 def call_sid(n: int) -> str:

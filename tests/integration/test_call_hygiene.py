@@ -38,7 +38,7 @@ CALLER_ENDS = script(Say("Hello."), Listen("Bye."))
 
 
 def _choose(init: InitiationData) -> Script:
-    return AGENT_ENDS if str(init.dynamic_variables["account_id"]).startswith("E") else CALLER_ENDS
+    return AGENT_ENDS if init.dynamic_variables.get("scenario") == "agent_ends" else CALLER_ENDS
 
 
 async def _one_call(rig: E2E, n: int) -> tuple[str, str]:
@@ -48,7 +48,13 @@ async def _one_call(rig: E2E, n: int) -> tuple[str, str]:
     else:
         rig.callee(number, caller(), ring_s=0.02, amd_duration_ms=50)
     account = f"{'H' if n % 2 else 'E'}-{n}"
-    placed = await rig.place_call(number, opening_mode="callee_first", account_id=account)
+    scenario = "caller_ends" if n % 2 else "agent_ends"
+    placed = await rig.place_call(
+        number,
+        opening_mode="callee_first",
+        account_id=account,
+        variables={"debtor_first_name": "Ann", "scenario": scenario},
+    )
     await rig.call_end(placed["call_sid"], timeout_s=30)
     record = await rig.ended_call(placed["call_ref"])
     return placed["call_sid"], str(record["outcome"])
