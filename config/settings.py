@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
     database_url: str = "sqlite+aiosqlite:///parley.db"
     redis_url: str | None = None
+    # Keys the digests of document numbers (HMAC-SHA256), so a stolen database cannot
+    # be matched against a list of known numbers. The default is for development only:
+    # production MUST set PARLEY_SECRET_KEY (changing it later orphans existing digests).
+    secret_key: SecretStr = Field(
+        default=SecretStr("parley-development-secret-key-do-not-use-in-production"),
+        description="Server-side key for document digests; set it in production.",
+    )
 
     api_keys: str = Field(
         default="",
@@ -106,6 +113,13 @@ class Settings(BaseSettings):
     @classmethod
     def _ws_url(cls, value: str) -> str:
         return _check_url(value, ("wss", "ws"), "websocket")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a long random string)")
+        return value
 
     @field_validator("redis_url")
     @classmethod
