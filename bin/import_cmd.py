@@ -28,7 +28,7 @@ from backoffice.orgs.service import get_organization
 from backoffice.portfolio.service import FileImport, Preview, import_file, preview_file
 from backoffice.store.db import Database
 from backoffice.store.tables import organizations
-from config.settings import Settings, SettingsError, load_settings
+from config.settings import SettingsError, StoreSettings, load_store_settings
 
 SHOWN_REJECTIONS = 50
 
@@ -92,7 +92,7 @@ class ProgressBar:
 def run(args: argparse.Namespace) -> int:
     """Run ``parley import`` with parsed arguments; returns the exit status."""
     try:
-        settings = load_settings()
+        settings = load_store_settings()
     except SettingsError as exc:
         print(f"parley import: {exc}", file=sys.stderr)
         return 2
@@ -123,7 +123,7 @@ async def _organization(db: Database, wanted: str | None) -> str:
     raise LookupError(f"choose the organization with --org; organizations: {names}")
 
 
-async def _import(args: argparse.Namespace, settings: Settings, mapping: Any) -> int:
+async def _import(args: argparse.Namespace, settings: StoreSettings, mapping: Any) -> int:
     db = await Database.open(settings.database_url)
     key = settings.secret_key.get_secret_value().encode()
     out = sys.stdout

@@ -8,7 +8,7 @@ stops the process with a message naming the variable (see :func:`load_settings`)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -20,6 +20,7 @@ DEFAULT_ELEVENLABS_API_URL = "https://api.elevenlabs.io"
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
+S = TypeVar("S", bound=BaseSettings)
 
 
 class SettingsError(Exception):
@@ -38,12 +39,9 @@ def _check_url(value: str, schemes: tuple[str, ...], what: str) -> str:
     return value.rstrip("/")
 
 
-class Settings(BaseSettings):
-    """Everything parley reads from its environment.
-
-    Provider credentials are ``SecretStr`` so that they never appear in a repr, a log
-    line or a traceback.
-    """
+class StoreSettings(BaseSettings):
+    """What the backoffice's own commands need (``parley import``, ``parley migrate``):
+    the store and its keys, no provider credentials."""
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -51,6 +49,31 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
     )
+
+    database_url: str = "sqlite+aiosqlite:///parley.db"
+    # Keys the digests of document numbers (HMAC-SHA256), so a stolen database cannot
+    # be matched against a list of known numbers. The default is for development only:
+    # production MUST set PARLEY_SECRET_KEY (changing it later orphans existing digests).
+    secret_key: SecretStr = Field(
+        default=SecretStr("parley-development-secret-key-do-not-use-in-production"),
+        description="Server-side key for document digests; set it in production.",
+    )
+    log_level: str = "INFO"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (use a long random string)")
+        return value
+
+
+class Settings(StoreSettings):
+    """Everything the gateway reads from its environment.
+
+    Provider credentials are ``SecretStr`` so that they never appear in a repr, a log
+    line or a traceback.
+    """
 
     public_url: str = Field(description="Public base URL Twilio reaches us at (https://...).")
     twilio_account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
@@ -61,15 +84,7 @@ class Settings(BaseSettings):
     elevenlabs_agent_id: str = Field(min_length=1)
     elevenlabs_ws_url: str = DEFAULT_ELEVENLABS_WS_URL
     elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
-    database_url: str = "sqlite+aiosqlite:///parley.db"
     redis_url: str | None = None
-    # Keys the digests of document numbers (HMAC-SHA256), so a stolen database cannot
-    # be matched against a list of known numbers. The default is for development only:
-    # production MUST set PARLEY_SECRET_KEY (changing it later orphans existing digests).
-    secret_key: SecretStr = Field(
-        default=SecretStr("parley-development-secret-key-do-not-use-in-production"),
-        description="Server-side key for document digests; set it in production.",
-    )
 
     api_keys: str = Field(
         default="",
@@ -97,7 +112,6 @@ class Settings(BaseSettings):
     apology_message: str = (
         "We are sorry, we are having technical difficulties. We will call you back shortly."
     )
-    log_level: str = "INFO"
 
     @field_validator("public_url")
     @classmethod
@@ -113,13 +127,6 @@ class Settings(BaseSettings):
     @classmethod
     def _ws_url(cls, value: str) -> str:
         return _check_url(value, ("wss", "ws"), "websocket")
-
-    @field_validator("secret_key")
-    @classmethod
-    def _secret_key(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 16:
-            raise ValueError("must be at least 16 characters (use a long random string)")
-        return value
 
     @field_validator("redis_url")
     @classmethod
@@ -155,13 +162,26 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Read settings from the environment, applying explicit overrides on top.
+    """Read the gateway's settings from the environment, overrides on top.
 
     Raises:
         SettingsError: naming each ``PARLEY_*`` variable that is missing or malformed.
     """
+    return _load(Settings, overrides)
+
+
+def load_store_settings(**overrides: object) -> StoreSettings:
+    """Read what the backoffice commands need (no provider credentials required).
+
+    Raises:
+        SettingsError: naming each ``PARLEY_*`` variable that is malformed.
+    """
+    return _load(StoreSettings, overrides)
+
+
+def _load(cls: type[S], overrides: dict[str, object]) -> S:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return cls(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
