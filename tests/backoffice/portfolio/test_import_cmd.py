@@ -24,11 +24,10 @@ def parse(*argv: str) -> argparse.Namespace:
 
 @pytest.fixture
 def environment(monkeypatch: pytest.MonkeyPatch, db: Database) -> None:
+    # Only the store: importing needs no Twilio or ElevenLabs credentials.
+    for name in ("PUBLIC_URL", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "ELEVENLABS_AGENT_ID"):
+        monkeypatch.delenv(f"PARLEY_{name}", raising=False)
     monkeypatch.setenv("PARLEY_DATABASE_URL", db.url)
-    monkeypatch.setenv("PARLEY_PUBLIC_URL", "https://parley.test")
-    monkeypatch.setenv("PARLEY_TWILIO_ACCOUNT_SID", "AC" + "0" * 32)
-    monkeypatch.setenv("PARLEY_TWILIO_AUTH_TOKEN", "test-token")
-    monkeypatch.setenv("PARLEY_ELEVENLABS_AGENT_ID", "agent")
 
 
 async def run(*argv: str) -> int:
