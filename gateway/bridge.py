@@ -34,13 +34,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import enum
 from collections import deque
-from dataclasses import dataclass
 
 from gateway import agent_events as ae
 from gateway import twilio_events as te
 from gateway.audio_path import AgentToCaller, CallerToAgent, UnsupportedFormat
+from gateway.call_model import (
+    MACHINE_VERDICTS,
+    NORMAL_CLOSE,
+    BridgeTimings,
+    CallInfo,
+    Phase,
+)
 from gateway.effects import (
     CloseAgent,
     Effect,
@@ -52,39 +57,10 @@ from gateway.effects import (
     SayAndHangUp,
 )
 from gateway.playout import Playout
+from gateway.transcript import Transcript
 from media.recording import CallRecording
 
-NORMAL_CLOSE = 1000
-TAIL_QUIET_S = 0.15  # agent audio pause after which a response's held tail is played
-MACHINE_VERDICTS = frozenset(
-    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other"}
-)
-
-
-class Phase(enum.Enum):
-    AWAITING_START = "awaiting_start"
-    LIVE = "live"
-    ENDING = "ending"  # the agent ended the call; its last words are still playing
-    HANDED_OFF = "handed_off"  # the call's TwiML was replaced; waiting for Twilio's stop
-    ENDED = "ended"
-
-
-@dataclass(frozen=True, slots=True)
-class CallInfo:
-    call_sid: str
-    org_id: str
-    account_id: str
-    direction: str
-
-
-@dataclass(frozen=True, slots=True)
-class BridgeTimings:
-    """Tunables; the defaults suit a phone line."""
-
-    end_grace_s: float = 0.7
-    end_max_wait_s: float = 15.0
-    handoff_wait_s: float = 5.0
-    max_pending_caller_frames: int = 500  # 10 s of caller audio while the agent connects
+__all__ = ["MACHINE_VERDICTS", "BridgeTimings", "CallBridge", "CallInfo", "Phase"]
 
 
 class CallBridge:
@@ -109,7 +85,7 @@ class CallBridge:
         self.timings = timings or BridgeTimings()
         self.voicemail_message = voicemail_message
         self.apology_message = apology_message
-        self.transcript: list[tuple[str, str]] = []
+        self.transcript = Transcript()
         self.end_reason = ""
         self.outcome = ""
         self.frames_in = 0
@@ -335,11 +311,7 @@ class CallBridge:
                 self.frames_to_agent += 1
 
     def _correct(self, event: ae.AgentResponseCorrection) -> None:
-        for i in range(len(self.transcript) - 1, -1, -1):
-            role, text = self.transcript[i]
-            if role == "agent" and text == event.original:
-                self.transcript[i] = ("agent", event.corrected)
-                break
+        self.transcript.correct(event.original, event.corrected)
         self._publish(
             "agent_correction",
             original=event.original,
@@ -394,11 +366,10 @@ class CallBridge:
             self._agent_failed(now)
 
     def _reconnect_context(self) -> str:
-        lines = "\n".join(f"{role}: {text}" for role, text in self.transcript[-30:])
         return (
             "The phone call continues after a brief technical interruption on our side. "
             "Do not greet the caller again; continue from where the conversation left off.\n"
-            "Conversation so far:\n" + (lines or "(nothing said yet)")
+            "Conversation so far:\n" + self.transcript.as_context()
         )
 
     def _agent_failed(self, now: float) -> None:
@@ -514,7 +485,7 @@ class CallBridge:
             if release is not None:
                 candidates.append(release)
         if self._tail_response is not None and phase is not Phase.ENDING:
-            candidates.append(self._last_agent_audio + TAIL_QUIET_S)
+            candidates.append(self._last_agent_audio + self.timings.tail_quiet_s)
         if phase is Phase.ENDING:
             candidates.append(self._ending_since + self.timings.end_max_wait_s)
             # A time the last check has already seen pass cannot settle the ending any
@@ -531,7 +502,10 @@ class CallBridge:
                 self._hang_up(self.end_reason, now)
             return
         if self.phase is Phase.LIVE or self.phase is Phase.ENDING:
-            if self._tail_response is not None and now >= self._last_agent_audio + TAIL_QUIET_S:
+            if (
+                self._tail_response is not None
+                and now >= self._last_agent_audio + self.timings.tail_quiet_s
+            ):
                 self._flush_tail()
             self._release(now)
             self._check_ending(now)
