@@ -38,7 +38,7 @@ from backoffice.errors import BackofficeError, FieldError, InvalidInput, Malform
 from backoffice.portfolio import service
 from backoffice.portfolio.mapping import ColumnRef
 from backoffice.portfolio.report import ImportReport
-from config.settings import Settings
+from backoffice.vault import server_secret
 
 api = Api()
 
@@ -213,19 +213,8 @@ class Upload:
 
 
 def document_key(request: Request) -> bytes:
-    """The key for document digests: the app's settings, else the settings' default.
-
-    The gateway app keeps its :class:`~config.settings.Settings` in ``app.state``; an
-    app built without them (tests, embedding) gets what an unset
-    ``PARLEY_SECRET_KEY`` gives, the development default.
-    """
-    settings = getattr(request.app.state, "settings", None)
-    secret = (
-        settings.secret_key
-        if isinstance(settings, Settings)
-        else Settings.model_fields["secret_key"].default
-    )
-    return str(secret.get_secret_value()).encode()
+    """The key for document digests (the server secret; see :mod:`backoffice.vault`)."""
+    return server_secret(request)
 
 
 async def _copy(chunks: AsyncIterator[bytes], out: Any) -> int:

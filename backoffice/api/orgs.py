@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backoffice.api.framework import Api, Call, field_errors
 from backoffice.errors import InvalidInput
-from backoffice.orgs import service
+from backoffice.orgs import credentials, service
 from backoffice.orgs.models import DAYS, Organization
+from backoffice.vault import Vault, server_secret
 
 api = Api()
 
@@ -158,3 +159,57 @@ async def create_key(call: Call) -> ApiKeyCreated:
 async def revoke_key(call: Call) -> dict[str, str]:
     await service.revoke_api_key(call.db, call.org_id, call.path["key_id"])
     return {"status": "revoked"}
+
+
+class CredentialsIn(BaseModel):
+    mode: str = Field(description="managed (parley's keys) or byop (your own).")
+    providers: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="byop keys per provider: twilio {account_sid, auth_token, from_number}, "
+        "elevenlabs {api_key, agent_id}, resend {api_key, from_domain}.",
+    )
+
+
+class CredentialsOut(BaseModel):
+    mode: str
+    providers: dict[str, dict[str, str]] = Field(
+        description="Masked: secrets show as 'set', ids with their last 4 characters."
+    )
+
+
+@api.route(
+    "GET",
+    "/api/org/credentials",
+    role="admin",
+    summary="Which provider keys your organization uses (masked)",
+    tag="organization",
+    response=CredentialsOut,
+)
+async def get_org_credentials(call: Call) -> CredentialsOut:
+    async with call.db.read() as conn:
+        found = await credentials.get_credentials(
+            conn, Vault(server_secret(call.request)), org_id=call.org_id
+        )
+    return CredentialsOut(mode=found.mode, providers=found.masked())
+
+
+@api.route(
+    "PUT",
+    "/api/org/credentials",
+    role="admin",
+    summary="Use parley's keys (managed) or your own (byop, encrypted at rest)",
+    tag="organization",
+    body=CredentialsIn,
+    response=CredentialsOut,
+)
+async def set_org_credentials(call: Call) -> CredentialsOut:
+    async with call.db.transaction() as conn:
+        stored = await credentials.set_credentials(
+            conn,
+            Vault(server_secret(call.request)),
+            org_id=call.org_id,
+            mode=call.body.mode,
+            providers=call.body.providers,
+            actor=call.actor,
+        )
+    return CredentialsOut(mode=stored.mode, providers=stored.masked())

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import select
+
+from backoffice.orgs.credentials import get_credentials
 from backoffice.store.db import Database
+from backoffice.store.tables import audit_log, organizations
+from backoffice.vault import Vault, VaultError
 from tests.backoffice.api_client import api_harness
 
 
@@ -94,3 +100,71 @@ async def test_admin_changes_contact_hours_and_days_with_validation(db: Database
         assert by_operator.status_code == 403
         unchanged_b = await api.http.get("/api/org", headers=api.b.headers())
         assert unchanged_b.json()["contact_days"] == ["mon", "tue", "wed", "thu", "fri"]
+
+
+async def test_own_provider_keys_are_encrypted_at_rest_and_shown_masked(db: Database) -> None:
+    token = "tw-secret-auth-token-0123456789"
+    async with api_harness(db) as api:
+        stored = await api.http.put(
+            "/api/org/credentials",
+            json={
+                "mode": "byop",
+                "providers": {
+                    "twilio": {"account_sid": "AC" + "7" * 32, "auth_token": token},
+                    "resend": {"api_key": "re_live_key_987654321", "from_domain": "mail.acme.test"},
+                },
+            },
+            headers=api.a.headers(),
+        )
+        assert stored.status_code == 200, stored.text
+        shown = (await api.http.get("/api/org/credentials", headers=api.a.headers())).json()
+        assert shown["mode"] == "byop"
+        assert shown["providers"]["twilio"] == {"account_sid": "…7777", "auth_token": "set"}
+        assert shown["providers"]["resend"]["api_key"] == "set"
+        assert token not in stored.text + str(shown)
+        async with db.read() as conn:
+            raw = (
+                await conn.execute(
+                    select(organizations.c.provider_keys).where(organizations.c.id == api.a.org.id)
+                )
+            ).scalar_one()
+            audited = (
+                (
+                    await conn.execute(
+                        select(audit_log.c.detail).where(audit_log.c.org_id == api.a.org.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        assert raw and token not in raw and "re_live_key" not in raw
+        assert all(token not in str(d) for d in audited)
+        async with db.read() as conn:
+            opened = await get_credentials(
+                conn,
+                Vault(b"parley-development-secret-key-do-not-use-in-production"),
+                org_id=api.a.org.id,
+            )
+        assert opened.providers["twilio"]["auth_token"] == token
+        with pytest.raises(VaultError):
+            async with db.read() as conn:
+                await get_credentials(
+                    conn, Vault(b"another-server-secret-000"), org_id=api.a.org.id
+                )
+        other = (await api.http.get("/api/org/credentials", headers=api.b.headers())).json()
+        assert other == {"mode": "managed", "providers": {}}
+        for role in ("operator", "viewer"):
+            denied = await api.http.get("/api/org/credentials", headers=api.a.headers(role))
+            assert denied.status_code == 403
+
+
+async def test_incomplete_own_keys_are_refused_naming_the_field(db: Database) -> None:
+    async with api_harness(db) as api:
+        refused = await api.http.put(
+            "/api/org/credentials",
+            json={"mode": "byop", "providers": {"twilio": {"account_sid": "AC1"}, "fax": {}}},
+            headers=api.a.headers(),
+        )
+    assert refused.status_code == 422
+    fields = {e["field"] for e in refused.json()["errors"]}
+    assert fields == {"providers.twilio.auth_token", "providers.fax"}
