@@ -27,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from backoffice import audit
+from backoffice.accounts import priority
 from backoffice.compliance import dnc_list
 from backoffice.compliance.phones import InvalidPhone, to_e164
 from backoffice.errors import FieldError, InvalidInput, NotFound
-from backoffice.store.tables import contact_phones, contacts, utcnow
+from backoffice.store.tables import accounts, contact_phones, contacts, utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -258,6 +259,7 @@ async def undo_opt_out(
             "opted_out_by": before.opted_out_by,
         },
     )
+    await rescore_accounts_of(conn, org_id, [contact_id])
     log.info("contact.opt_out_undone", org_id=org_id, contact_id=contact_id, source=source)
 
 
@@ -361,11 +363,29 @@ async def _opt_out(
             reason=reason,
             detail=detail,
         )
+    await rescore_accounts_of(conn, org_id, newly)
     if was:
         log.info(
             "contacts.opted_out", org_id=org_id, source=source, matched=len(was), new=len(newly)
         )
     return set(was), set(newly)
+
+
+async def rescore_accounts_of(
+    conn: AsyncConnection, org_id: str, contact_ids: Sequence[str]
+) -> None:
+    """An opt-out (or its undo) changes who may be called: rescore the contacts'
+    accounts in the same transaction, so the call list never shows a stale priority."""
+    for chunk in _chunks(contact_ids):
+        account_ids = (
+            await conn.execute(
+                select(accounts.c.id).where(
+                    accounts.c.org_id == org_id, accounts.c.contact_id.in_(chunk)
+                )
+            )
+        ).scalars()
+        for account_id in account_ids.all():
+            await priority.recalculate(conn, org_id=org_id, account_id=account_id)
 
 
 _COLUMNS = (

@@ -7,7 +7,7 @@ import datetime as dt
 from backoffice.compliance.check import Reason, may_contact
 from backoffice.store.db import Database
 from tests.backoffice.api_client import api_harness
-from tests.backoffice.factories import make_contact, make_contact_phone
+from tests.backoffice.factories import make_account, make_contact, make_contact_phone
 
 # A Wednesday, 15:00 in New York: inside the US test organization's hours.
 WEDNESDAY_AFTERNOON = dt.datetime(2026, 11, 18, 20, 0, tzinfo=dt.UTC)
@@ -70,3 +70,20 @@ async def test_the_list_is_read_by_operators_and_edited_by_admins_only(db: Datab
             "/api/audit?action=dnc.removed", headers=api.a.headers("operator")
         )
         assert audit.json()["items"][0]["reason"] == "listed by mistake"
+
+
+async def test_an_opt_out_drops_the_accounts_priority_at_once(db: Database) -> None:
+    async with api_harness(db) as api:
+        contact = await make_contact(db, api.a.org.id, name="Rescored", phone="+12125550150")
+        account = await make_account(db, api.a.org.id, contact, total_amount="900.00")
+        scored = await api.http.post(
+            f"/api/accounts/{account}/priority", headers=api.a.headers("operator")
+        )
+        assert scored.json()["score"] > 0
+        await api.http.post(
+            f"/api/contacts/{contact}/opt-out",
+            json={"reason": "asked to stop"},
+            headers=api.a.headers("operator"),
+        )
+        after = (await api.http.get(f"/api/accounts/{account}", headers=api.a.headers())).json()
+        assert after["priority_score"] == 0
