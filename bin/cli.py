@@ -59,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also search for the largest number of calls with p99 under 20 ms",
     )
+    bench.add_argument("--json", action="store_true", help="print the report as JSON")
+    bench.add_argument(
+        "--no-prewarm-compare",
+        action="store_true",
+        help="skip the short second run without prewarm",
+    )
+    bench.add_argument(
+        "--find-max-seconds", type=float, default=10.0, help="length of each find-max call"
+    )
+    bench.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the OS place the processes (default: the gateway gets a CPU of its own)",
+    )
     bench.set_defaults(func=_bench)
     return parser
 

@@ -1,0 +1,130 @@
+"""The gateway under test, as its own process: ``python -m bin.cli serve``.
+
+It gets a fresh ``PARLEY_*`` environment (nothing inherited from the shell or a
+``.env``: it runs in a scratch directory), listens on loopback only, and talks to the
+bench's agent peer instead of ElevenLabs. :meth:`GatewayProcess.stop` always leaves it
+dead and reaped; on Linux it also gets SIGTERM should the bench itself die first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from bin.server import free_port
+
+ACCOUNT_SID = "AC" + "0b" * 16
+AUTH_TOKEN = "bench-auth-token-0001"  # noqa: S105 - a made-up Twilio account
+AGENT_ID = "agent-bench"
+PR_SET_PDEATHSIG = 1
+
+
+class GatewayError(RuntimeError):
+    """The gateway did not start, or died."""
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class GatewayProcess:
+    def __init__(self, workdir: Path, agent_port: int, *, prewarm: bool) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.agent_port = agent_port
+        self.prewarm = prewarm
+        self.log_path = workdir / "gateway.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.pid = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        env.update(
+            {
+                "PARLEY_PUBLIC_URL": self.url,
+                "PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+                "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+                "PARLEY_ELEVENLABS_AGENT_ID": AGENT_ID,
+                "PARLEY_ELEVENLABS_WS_URL": (
+                    f"ws://127.0.0.1:{self.agent_port}/v1/convai/conversation"
+                ),
+                "PARLEY_PREWARM": "true" if self.prewarm else "false",
+                "PARLEY_RECORDINGS_DIR": str(self.workdir / "recordings"),
+                "PARLEY_LOG_LEVEL": "WARNING",
+            }
+        )
+        return env
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        command = [sys.executable, "-m", "bin.cli", "serve", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port)]
+        with self.log_path.open("wb") as log:
+            self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                command,
+                cwd=self.workdir,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the bench, which stops us
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        self.pid = self._proc.pid
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise GatewayError(
+                    f"gateway exited with {self._proc.returncode}: {self.log_tail()}"
+                )
+            if self._healthy():
+                return
+            time.sleep(0.05)
+        raise GatewayError(f"gateway not healthy within {timeout_s:.0f} s: {self.log_tail()}")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/health", timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def process(self) -> psutil.Process:
+        return psutil.Process(self.pid)
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, chars: int = 2000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Terminate (then kill) the gateway and reap it; safe to call more than once."""
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self._proc = None

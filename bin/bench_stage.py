@@ -1,0 +1,171 @@
+"""One benchmark run: agent peer, gateway and Twilio peer processes, N calls, figures.
+
+Order: the agent peer starts (its port goes into the gateway's environment), then the
+gateway, then the Twilio peer. A few warm-up calls go through first (imports, caches,
+first connections), then the gateway's memory is read, then the N calls are placed,
+one every few milliseconds. The *steady window* starts one second after the last call
+was placed and ends shortly before the first call hangs up: CPU of every process and
+the gateway's steady memory are read over it. Everything is stopped at the end, on
+error and on Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bin import bench_agent, bench_twilio
+from bin.bench_cpu import CpuWindow
+from bin.bench_gateway import ACCOUNT_SID, AUTH_TOKEN, GatewayProcess
+from bin.bench_merge import merge
+from bin.bench_proc import Peer
+
+SPACING_S = 0.005  # one new call every 5 ms ...
+MAX_RAMP_S = 2.5  # ... or faster, so that placing them all takes at most this long
+LEAD_S = 0.3
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    calls: int
+    seconds: float
+    prewarm: bool = True
+    warmup_calls: int = 2
+    warmup_seconds: float = 1.5
+    interrupt_every_s: float = 3.0
+    pin: bool = True  # the gateway gets a CPU of its own, the bench peers the others
+
+
+def cpu_plan(pin: bool) -> tuple[list[int], list[int]] | None:
+    """(gateway CPUs, peer CPUs) when pinning is asked for and possible, else None."""
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    return cpus[-1:], cpus[:-1]
+
+
+def _pin(pid: int, cpus: list[int] | None) -> None:
+    if cpus is not None:
+        psutil.Process(pid).cpu_affinity(cpus)
+
+
+def _sleep_until(deadline: float) -> None:
+    delay = deadline - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
+    """Run one stage; returns its figures (see ``bench_merge``) plus process figures."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    spacing = min(SPACING_S, MAX_RAMP_S / max(spec.calls, 1))
+    ramp = spacing * spec.calls
+    lifetime = 120.0 + spec.warmup_seconds + spec.seconds + ramp
+    plan = cpu_plan(spec.pin)
+    gateway_cpus, peer_cpus = plan if plan is not None else (None, None)
+    agent = gateway = twilio = None
+    try:
+        agent = Peer("bench-agent-peer", bench_agent.main, lifetime)
+        _pin(agent.pid, peer_cpus)
+        agent_port = agent.request(bench_agent.PortQuery(), 30)
+        gateway = GatewayProcess(workdir, agent_port, prewarm=spec.prewarm)
+        gateway.start()
+        _pin(gateway.pid, gateway_cpus)
+        config = bench_twilio.TwilioConfig(gateway.url, ACCOUNT_SID, AUTH_TOKEN)
+        twilio = Peer("bench-twilio-peer", bench_twilio.main, config, lifetime)
+        _pin(twilio.pid, peer_cpus)
+        nonce = secrets.randbits(64)
+
+        if spec.warmup_calls:
+            agent.request(bench_agent.Expect(spec.warmup_seconds, spec.interrupt_every_s), 10)
+            run = bench_twilio.Run(
+                spec.warmup_calls,
+                spec.warmup_seconds,
+                time.monotonic_ns() + int(LEAD_S * 1e9),
+                int(spacing * 1e9),
+                nonce ^ 1,
+            )
+            twilio.request(run, 60 + spec.warmup_seconds)
+            agent.request(bench_agent.Collect(spec.warmup_calls, 1.5), 20)
+            time.sleep(0.5)  # let the warm-up calls' recordings be written
+
+        gw_process = gateway.process()
+        rss_before = gw_process.memory_info().rss
+        agent.request(bench_agent.Expect(spec.seconds, spec.interrupt_every_s), 10)
+        begin = time.monotonic() + LEAD_S
+        twilio.send(
+            bench_twilio.Run(spec.calls, spec.seconds, int(begin * 1e9), int(spacing * 1e9), nonce)
+        )
+        window = CpuWindow(
+            {
+                "gateway": gw_process,
+                "twilio": psutil.Process(twilio.pid),
+                "agent": psutil.Process(agent.pid),
+            }
+        )
+        w0, w1 = begin + ramp + 1.0, begin + spec.seconds - 0.3
+        if w1 - w0 < 0.5:
+            w0, w1 = begin + ramp, begin + spec.seconds
+        _sleep_until(w0)
+        window.begin()
+        rss_early = gw_process.memory_info().rss
+        _sleep_until((w0 + w1) / 2)
+        rss_steady = gw_process.memory_info().rss
+        _sleep_until(w1)
+        window.end()
+        rss_late = gw_process.memory_info().rss
+
+        wait = begin - time.monotonic() + ramp + spec.seconds + 60
+        twilio_report = twilio.reply(wait)
+        agent_report = agent.request(bench_agent.Collect(spec.calls, 1.5), 30)
+        gateway_alive = gateway.alive()
+        figures = merge(twilio_report, agent_report)
+    finally:
+        for peer in (twilio, agent):
+            if peer is not None:
+                peer.stop()
+        if gateway is not None:
+            gateway.stop()
+
+    pid = gateway.pid
+    call_seconds = spec.calls * window.seconds
+    figures["run"] = {
+        "calls": spec.calls,
+        "seconds": spec.seconds,
+        "prewarm": spec.prewarm,
+        "ramp_s": round(ramp, 3),
+        "window_s": round(window.seconds, 3),
+        "cpus": os.cpu_count() or 0,
+        "gateway_cpus": gateway_cpus or "any",
+        "peer_cpus": peer_cpus or "any",
+    }
+    figures["gateway"] = {
+        "pid": pid,
+        "alive_until_the_end": gateway_alive,
+        "gone_after": not psutil.pid_exists(pid),
+        "cpu_percent": round(window.percent("gateway"), 1),
+        "cpu_ms_per_call_second": round(1000 * window.cpu("gateway") / max(call_seconds, 1e-9), 3),
+        "rss_before_mb": round(rss_before / MB, 1),
+        "rss_steady_mb": round(rss_steady / MB, 1),
+        "memory_per_call_kb": round((rss_steady - rss_before) / 1024 / max(spec.calls, 1), 1),
+        "memory_growth_kb_per_call_second": round(
+            (rss_late - rss_early) / 1024 / max(call_seconds, 1e-9), 2
+        ),
+        "log_tail": "" if gateway_alive else gateway.log_tail(),
+    }
+    figures["load"] = {
+        "twilio_peer_cpu_percent": round(window.percent("twilio"), 1),
+        "agent_peer_cpu_percent": round(window.percent("agent"), 1),
+        "machine_cpu_percent": round(window.machine_percent, 1),
+        "other_processes_cpu_percent": round(window.others_percent, 1),
+    }
+    return figures

@@ -1,0 +1,151 @@
+"""``parley bench``: a tiny real run (3 calls x 3 s) and its pure parts.
+
+Behaviour only, never timings: the figures exist, frames went both ways and none was
+lost, every interruption met its clear, and no gateway process outlives the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from typing import Any
+
+import psutil
+import pytest
+
+from bin import bench_report, bench_tag
+from bin.bench_agent import AgentCall, AgentReport, Response
+from bin.bench_arrivals import Arrivals
+from bin.bench_merge import merge
+from bin.bench_twilio import TwilioCall, TwilioReport
+from bin.cli import main
+
+DISTRIBUTION = {"p50", "p99", "max", "n"}
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    """One real benchmark run through the CLI, with ``--json``; its parsed output."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = main(["bench", "--calls", "3", "--seconds", "3", "--json"])
+    assert status == 0
+    parsed: dict[str, Any] = json.loads(out.getvalue())
+    return parsed
+
+
+def test_report_has_every_figure(report: dict[str, Any]) -> None:
+    run = report["main"]
+    for direction in ("caller_to_agent", "agent_to_caller"):
+        assert set(run[direction]["latency_ms"]) >= DISTRIBUTION
+        assert run[direction]["latency_ms"]["n"] > 0
+        for key in ("frames_sent", "frames_received", "dropped", "reordered"):
+            assert key in run[direction]
+    assert set(run["interruption_to_clear_ms"]) >= DISTRIBUTION
+    assert run["start_to_first_agent_frame_ms"]["n"] == 3
+    assert report["no_prewarm"]["start_to_first_agent_frame_ms"]["n"] > 0
+    assert report["no_prewarm"]["run"]["prewarm"] is False
+    for key in ("cpu_ms_per_call_second", "memory_per_call_kb", "cpu_percent"):
+        assert isinstance(run["gateway"][key], float)
+    for key in ("twilio_peer_cpu_percent", "agent_peer_cpu_percent", "machine_cpu_percent"):
+        assert isinstance(run["load"][key], float)
+    names = [t["name"] for t in report["targets"]]
+    assert len(names) == 5  # no find-max in this run
+    assert all(t["pass"] in (True, False) for t in report["targets"])
+
+
+def test_frames_went_both_ways_and_none_was_lost(report: dict[str, Any]) -> None:
+    run = report["main"]
+    assert run["calls"]["completed"] == run["calls"]["placed"] == 3
+    assert run["calls"]["agent_first"] == 3
+    for direction in ("caller_to_agent", "agent_to_caller"):
+        figures = run[direction]
+        assert figures["frames_received"] > 0
+        assert figures["frames_received"] == figures["frames_sent"] - figures["dropped_by_barge_in"]
+        assert figures["dropped"] == 0
+        assert figures["reordered"] == 0
+        assert bench_report.frame_faults(figures) == 0
+
+
+def test_every_interruption_met_its_clear(report: dict[str, Any]) -> None:
+    clear = report["main"]["interruption_to_clear_ms"]
+    assert clear["interruptions"] >= 3  # at least one per call
+    assert clear["clears"] == clear["interruptions"]
+    assert clear["unmatched"] == 0
+    assert clear["negative"] == 0
+    assert clear["n"] == clear["interruptions"]
+
+
+def test_no_gateway_process_outlives_the_run(report: dict[str, Any]) -> None:
+    for stage in (report["main"], report["no_prewarm"]):
+        pid = stage["gateway"]["pid"]
+        assert stage["gateway"]["gone_after"]
+        assert not psutil.pid_exists(pid)
+
+
+def test_the_table_shows_every_figure(report: dict[str, Any]) -> None:
+    text = bench_report.render(report)
+    for label in (
+        "added latency caller->agent",
+        "added latency agent->caller",
+        "interruption -> clear",
+        "start -> 1st agent frame, prewarm",
+        "start -> 1st agent frame, no prewarm",
+        "dropped",
+        "reordered",
+        "ms per call-second",
+        "KB per call",
+        "bench peers CPU",
+    ):
+        assert label in text
+    assert "PASS" in text or "FAIL" in text
+
+
+# ------------------------------------------------------------------ pure parts
+def test_tags_survive_base64_and_reframing() -> None:
+    payload = bench_tag.frame_b64(7, 123_456, 987_654_321_012)
+    assert len(payload) == bench_tag.FRAME_B64
+    assert bench_tag.read_b64(payload) == (7, 123_456, 987_654_321_012)
+    chunk = bench_tag.chunk_b64(3, 10, 5, 42)
+    assert bench_tag.read_payload(chunk) == [(3, 10 + k, 42) for k in range(5)]
+    assert bench_tag.read_b64(bench_tag.BODY_B64) is None
+    tagged = bench_tag.tag(65_535, 2**24 - 1, 2**64 - 1)
+    assert all(b >= 0x70 for b in tagged)  # near-silence mu-law codes only
+
+
+def test_arrivals_count_gaps_reorders_and_duplicates() -> None:
+    arrivals = Arrivals(call=1, warmup_frames=2)
+    for seq in (0, 1, 3, 2, 3, 6):
+        arrivals.note((1, seq, 0), 5)
+    arrivals.note((2, 4, 0), 5)
+    arrivals.note(None, 5)
+    assert arrivals.received == 5
+    assert arrivals.reordered == 1
+    assert arrivals.duplicates == 1
+    assert arrivals.foreign == 1
+    assert arrivals.untagged == 1
+    assert arrivals.missing(8) == [4, 5, 7]
+    assert len(arrivals.latency_ns) == 3  # 3, 2 and 6; 0 and 1 are the warm-up
+
+
+def test_frames_of_an_interrupted_response_are_not_faults() -> None:
+    caller = Arrivals(0)
+    agent = Arrivals(0)
+    for seq in range(10):
+        caller.note((0, seq, 0), 1)
+    for seq in (*range(5), *range(8, 12)):  # 5..7 were cut by a barge-in
+        agent.note((0, seq, 0), 1)
+    twilio = TwilioCall(0, "CA" + "0" * 32, agent, frames_sent=10, clears_ns=[20_000_000])
+    twilio.closed_by_gateway = True
+    session = AgentCall(0, twilio.call_sid, "hi", 0, caller, frames_sent=13)
+    session.responses = [Response(1, 0, 8, interrupted=True), Response(2, 8, 13)]
+    session.interruptions_ns = [15_000_000]
+    figures = merge(TwilioReport([twilio], []), AgentReport([session], [], 0, 0))
+    a2c = figures["agent_to_caller"]
+    assert a2c["dropped_by_barge_in"] == 3
+    assert a2c["dropped"] == 1  # 12 never arrived and was not cut
+    assert a2c["dropped_tail"] == 1
+    assert figures["caller_to_agent"]["dropped"] == 0
+    assert figures["interruption_to_clear_ms"]["n"] == 1
+    assert figures["interruption_to_clear_ms"]["p50"] == pytest.approx(5.0)
