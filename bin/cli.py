@@ -1,4 +1,4 @@
-"""The ``parley`` command: ``serve``, ``demo`` and ``bench``."""
+"""The ``parley`` command: ``serve``, ``demo``, ``bench [import]``, ``migrate``, ``import``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from bin import import_cmd
+from bin.bench_import import add_arguments as add_import_bench_arguments
 from config.logging import configure_logging
-from config.settings import SettingsError, load_settings
+from config.settings import SettingsError, load_settings, load_store_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bin.server import uvicorn_config
+    from gateway.app import create_app
 
     try:
         settings = load_settings()
@@ -21,7 +24,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    uvicorn.Server(uvicorn_config(settings, args.host, args.port)).run()
+    app = create_app(settings, freeze_heap=True)
+    uvicorn.Server(uvicorn_config(settings, args.host, args.port, app)).run()
     return 0
 
 
@@ -35,6 +39,27 @@ def _bench(args: argparse.Namespace) -> int:
     from bin.bench import run_bench
 
     return run_bench(args)
+
+
+def _bench_import(args: argparse.Namespace) -> int:
+    from bin.bench_import import run_bench_import
+
+    return run_bench_import(args)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from backoffice.store.migrate import upgrade
+
+    try:
+        settings = load_store_settings()
+    except SettingsError as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(upgrade(settings.database_url))
+    print(f"database at {settings.database_url.split('@')[-1]} is up to date")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="let the OS place the processes (default: the gateway gets a CPU of its own)",
     )
     bench.set_defaults(func=_bench)
+    what = bench.add_subparsers(dest="bench_what", metavar="{import}")
+    bench_import = what.add_parser("import", help="measure the portfolio import")
+    add_import_bench_arguments(bench_import)
+    bench_import.set_defaults(func=_bench_import)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.set_defaults(func=_migrate)
+
+    import_cmd.add_parser(sub)
     return parser
 
 

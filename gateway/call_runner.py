@@ -65,6 +65,7 @@ class CallRunner:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._twilio_open = True
+        self._twilio_gone = False  # Twilio closed the socket (we must not close it again)
         self._twilio_busy = False
         self._twilio_backlog: list[str] = []
         self._agent_busy = False
@@ -91,9 +92,15 @@ class CallRunner:
         try:
             await self._read_twilio(receive)
         finally:
+            still_open = self._twilio_open and not self._twilio_gone
             self._twilio_open = False
             self.bridge.twilio_closed(self._loop.time())
             await self._flush()
+            if still_open:  # after Twilio's stop: close properly, not by dropping
+                try:
+                    await self._send({"type": "websocket.close", "code": 1000})
+                except (OSError, RuntimeError):
+                    pass
             await self._cleanup()
             services.runners.pop(self.record.call_sid, None)
 
@@ -104,6 +111,7 @@ class CallRunner:
         while not bridge.ended:
             message = await receive()
             if message["type"] != "websocket.receive":
+                self._twilio_gone = True
                 return
             text = message.get("text")
             if text is None or len(text) > MAX_TWILIO_FRAME:

@@ -325,6 +325,8 @@ async def test_caller_hanging_up_closes_the_agent_at_once(tmp_path: Path) -> Non
         assert record["end_reason"] == "caller_hung_up"
         twilio_call = await rig.call_end(sid)
         assert stream.stop_sent and twilio_call.end_reason == "caller-hangup"
+        await poll_until(lambda: stream.ended_at is not None, 3)
+        assert stream.close_code == 1000  # closed with a close frame, not dropped (1006)
 
 
 # --------------------------------------------------------------- answering machine
