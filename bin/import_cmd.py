@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import select
 
+from backoffice.accounts.priority import recalculate_organization
 from backoffice.errors import InvalidInput, NotFound
 from backoffice.orgs.service import get_organization
 from backoffice.portfolio.service import FileImport, Preview, import_file, preview_file
@@ -154,6 +155,10 @@ async def _import(args: argparse.Namespace, settings: StoreSettings, mapping: An
             )
             if bar is not None:
                 bar.finish(result.report.rows_read)
+            if not args.dry_run and (result.report.inserted or result.report.updated):
+                scored = await recalculate_organization(db, org_id)
+                if not args.json:
+                    out.write(f"priority scores computed for {scored:,} accounts\n")
         except InvalidInput as exc:
             print(f"parley import: {exc.message}", file=sys.stderr)
             for error in exc.errors:

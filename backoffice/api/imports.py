@@ -30,10 +30,13 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, RootModel, WithJsonSchema
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
+from starlette.responses import Response
 
-from backoffice.api.framework import Api, Call
+from backoffice.accounts.priority import recalculate_organization
+from backoffice.api.framework import Api, Call, render
 from backoffice.errors import BackofficeError, FieldError, InvalidInput, MalformedBody
 from backoffice.portfolio import service
 from backoffice.portfolio.mapping import ColumnRef
@@ -363,7 +366,7 @@ async def preview_import(call: Call) -> PreviewOut:
     response=ImportReportOut,
     raw_body=FILE_MEDIA_TYPE,
 )
-async def import_accounts(call: Call) -> ImportReportOut:
+async def import_accounts(call: Call) -> Response:
     async with received_file(call.request) as upload:
         mapping = parse_mapping(upload.mapping or call.query.mapping)
         if mapping is None:
@@ -382,7 +385,7 @@ async def import_accounts(call: Call) -> ImportReportOut:
             source_name=call.query.filename or upload.filename or "upload",
         )
     report = result.report
-    return ImportReportOut(
+    out = ImportReportOut(
         format=result.format,
         details=result.details,
         header_row=result.header_row,
@@ -394,6 +397,16 @@ async def import_accounts(call: Call) -> ImportReportOut:
         ],
         warnings=result.warnings,
     )
+    return _then_rescore(call, out, report)
+
+
+def _then_rescore(call: Call, out: BaseModel, report: ImportReport) -> Response:
+    """Answer now; score the organization's accounts once the answer is sent, so
+    the call list is ordered by priority without holding the import's response."""
+    response = render(out, 200)
+    if not report.dry_run and (report.inserted or report.updated):
+        response.background = BackgroundTask(recalculate_organization, call.db, call.org_id)
+    return response
 
 
 def _counts(report: ImportReport) -> dict[str, Any]:
@@ -418,7 +431,7 @@ def _counts(report: ImportReport) -> dict[str, Any]:
     body=SyncIn,
     response=SyncReportOut,
 )
-async def sync_accounts(call: Call) -> SyncReportOut:
+async def sync_accounts(call: Call) -> Response:
     items = [item.model_dump(exclude_unset=True) for item in call.body.root]
     report, warnings = await service.sync_accounts(
         call.db,
@@ -429,7 +442,7 @@ async def sync_accounts(call: Call) -> SyncReportOut:
         dry_run=call.query.dry_run,
     )
     counts = _counts(report)
-    return SyncReportOut(
+    out = SyncReportOut(
         dry_run=report.dry_run,
         received=len(items),
         inserted=report.inserted,
@@ -442,3 +455,4 @@ async def sync_accounts(call: Call) -> SyncReportOut:
         rejected_left_out=counts["rejected_left_out"],
         warnings=warnings,
     )
+    return _then_rescore(call, out, report)
