@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from gateway import agent_events as ae
 from gateway.protocol_error import ProtocolError
@@ -29,6 +30,7 @@ from gateway.protocol_error import ProtocolError
 log = structlog.get_logger(__name__)
 
 AGENT_MAX_FRAME = 16 * 2**20
+FAST_SEND_BUFFER = 256 * 1024  # beyond this, wait for the socket to drain
 
 
 class AgentConnectError(Exception):
@@ -86,10 +88,27 @@ class AgentSession:
             await sink.agent_closed(self.ws.close_code)
 
     async def send(self, text: str) -> None:
+        """Send one text frame; the reader reports a closed socket, not this.
+
+        Fast path: a caller's 20 ms frame goes to the agent fifty times a second, and
+        the asyncio connection's ``send`` (a context manager, a state check and a drain
+        per frame) was a quarter of the gateway's CPU. While the socket is open, not
+        mid-fragment and its write buffer is small, the frame is handed to the sans-I/O
+        protocol and written at once; otherwise the full ``send`` applies back-pressure.
+        """
+        ws = self.ws
+        if (
+            ws.protocol.state is State.OPEN
+            and ws.send_in_progress is None
+            and ws.transport.get_write_buffer_size() < FAST_SEND_BUFFER
+        ):
+            ws.protocol.send_text(text.encode())
+            ws.send_data()
+            return
         try:
-            await self.ws.send(text)
+            await ws.send(text)
         except ConnectionClosed:
-            pass  # the reader reports the close
+            pass
 
     async def close(self) -> None:
         """Close the socket and stop the reader; safe to call more than once."""
