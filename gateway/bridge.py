@@ -113,18 +113,26 @@ class CallBridge:
         self._response_text: dict[int, str] = {}
 
     # ----------------------------------------------------------------- outboxes
+    # The outboxes are drained after every input, usually empty: a new list is only
+    # made when one is handed out (an empty one is returned as is and must not be kept).
     def take_twilio(self) -> list[str]:
         """Frames for Twilio, oldest first; call after every input."""
-        out, self._twilio_out = self._twilio_out, []
+        out = self._twilio_out
+        if out:
+            self._twilio_out = []
         return out
 
     def take_agent(self) -> list[str]:
         """Frames for the agent, oldest first; call after every input."""
-        out, self._agent_out = self._agent_out, []
+        out = self._agent_out
+        if out:
+            self._agent_out = []
         return out
 
     def take_effects(self) -> list[Effect]:
-        out, self._effects = self._effects, []
+        out = self._effects
+        if out:
+            self._effects = []
         return out
 
     @property
