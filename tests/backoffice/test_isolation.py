@@ -240,6 +240,7 @@ def _named(a: OrgA, name: str) -> list[Any]:
         "total_amount": ["1.00"],
         "mapping": [orjson.dumps(CSV_MAPPING).decode()],
         "role": ["viewer"],
+        "mode": ["managed"],
         "channel": ["voice", "call", "sms"],
         "kind": ["payment"],
         "amount": ["10.00"],
