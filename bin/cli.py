@@ -57,6 +57,7 @@ def _migrate(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"parley: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level)
     asyncio.run(upgrade(settings.database_url))
     print(f"database at {settings.database_url.split('@')[-1]} is up to date")
     return 0

@@ -29,6 +29,7 @@ from backoffice.orgs.service import get_organization
 from backoffice.portfolio.service import FileImport, Preview, import_file, preview_file
 from backoffice.store.db import Database
 from backoffice.store.tables import organizations
+from config.logging import configure_logging
 from config.settings import SettingsError, StoreSettings, load_store_settings
 
 SHOWN_REJECTIONS = 50
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"parley import: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level)  # logs on stderr: stdout carries the report
     mapping = None
     if args.mapping is not None:
         try:
