@@ -172,7 +172,7 @@ def _measure(args: argparse.Namespace, work: Path, quiet: bool) -> dict[str, Any
 
 def _postgres(path: Path, quiet: bool) -> dict[str, Any]:
     try:
-        from tests.postgres import PostgresServer  # the test suite's throwaway server
+        from bin.local_postgres import PostgresServer
     except ImportError as exc:
         return {"skipped": f"cannot start PostgreSQL: {exc}"}
     server = PostgresServer()

@@ -1,89 +1,20 @@
-"""A throwaway PostgreSQL server from the system's packages, for the test suite.
+"""The test suite's PostgreSQL: the product's local server helper, or a clear skip/fail.
 
-``initdb`` + ``pg_ctl`` on a free loopback port, trust auth, fsync off (test data is
-disposable). PostgreSQL refuses to run as root, so under root (CI) the server runs as
-the ``postgres`` system user. Stopped by its own ``pg_ctl`` at the end.
+In CI (``PARLEY_REQUIRE_SYSTEM_TOOLS=1``) a missing PostgreSQL fails the run instead of
+skipping the PostgreSQL half of the backoffice suite.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
-import uuid
-from pathlib import Path
-
-from bin.server import free_port
+from bin.local_postgres import PostgresServer as _Server
 from tests.system_tools import require_tool
 
 
-def _bindir() -> Path:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
-    if candidates:
-        return Path(candidates[-1])
-    return Path(require_tool("pg_ctl")).parent
-
-
-class PostgresServer:
-    def __init__(self) -> None:
-        self.bindir = _bindir()
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="parley-pg-"))
-        self.data = self.root / "data"
-        self._as_postgres = os.geteuid() == 0
-
-    def _run(self, *args: str) -> None:
-        cmd = [str(self.bindir / args[0]), *args[1:]]
-        if self._as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
-
+class PostgresServer(_Server):
     def start(self) -> None:
         if not (self.bindir / "initdb").exists():
             require_tool("initdb")
-        if self._as_postgres:
-            self.root.chmod(0o755)
-            shutil.chown(self.root, "postgres", "postgres")
-        self._run(
-            "initdb",
-            "-D",
-            str(self.data),
-            "-U",
-            "parley",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-locale",
-        )
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-o",
-            options,
-            "-l",
-            str(self.root / "log"),
-            "-w",
-            "start",
-        )
+        super().start()
 
-    def url(self, database: str = "postgres") -> str:
-        return f"postgresql+asyncpg://parley@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self) -> str:
-        """A fresh, empty database; returns its URL."""
-        name = "t_" + uuid.uuid4().hex[:12]
-        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "parley", name)
-        return self.url(name)
-
-    def stop(self) -> None:
-        try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+__all__ = ["PostgresServer"]
