@@ -44,6 +44,15 @@ from backoffice.calls.models import (
 )
 
 
+class RecordsUnavailable(Exception):
+    """The system of record did not answer a read in time (or at all).
+
+    Writes say so in their :class:`~backoffice.calls.models.ActionResult`
+    (``unavailable``); reads have nothing to return, so they raise this, and the tool
+    layer turns it into a sentence the agent can say.
+    """
+
+
 class SystemOfRecord(Protocol):
     """Where an organization's accounts live, seen from a call."""
 
