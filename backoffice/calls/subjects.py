@@ -39,6 +39,7 @@ def _subject_query() -> Select[Any]:
         contacts.c.timezone,
         contacts.c.opted_out,
         contacts.c.email,
+        contacts.c.phone,
         contacts.c.whatsapp,
     ).join(contacts, contacts.c.id == accounts.c.contact_id)
 
@@ -58,14 +59,32 @@ async def _phones(conn: AsyncConnection, org_id: str, contact_id: str) -> tuple[
     return tuple(PhoneInfo(**dict(r._mapping)) for r in rows)
 
 
+def _with_main_numbers(
+    phones: tuple[PhoneInfo, ...], main: str | None, whatsapp: str | None
+) -> tuple[PhoneInfo, ...]:
+    """The contact's main phone first, then the filed numbers, then a WhatsApp-only one.
+
+    Imports file the main phone among the numbers too; a contact created otherwise may
+    only have it on the contact, and it is still the first to try.
+    """
+    ordered = sorted(phones, key=lambda p: p.number != main)
+    numbers = {p.number for p in ordered}
+    if main and main not in numbers:
+        ordered.insert(0, PhoneInfo(main, source="contact"))
+    if whatsapp and whatsapp not in numbers and whatsapp != main:
+        ordered.append(PhoneInfo(whatsapp, source="contact"))
+    return tuple(ordered)
+
+
 async def _subject(conn: AsyncConnection, org_id: str, row: Any) -> CallSubject:
+    phones = await _phones(conn, org_id, row.contact_id)
     return CallSubject(
         account_ref=row.id,
         contact_id=row.contact_id,
         contact_name=row.name,
         language=row.language,
         timezone=row.timezone,
-        phones=await _phones(conn, org_id, row.contact_id),
+        phones=_with_main_numbers(phones, row.phone, row.whatsapp),
         pending_balance=row.pending_balance,
         total_amount=row.total_amount,
         currency=row.currency,
