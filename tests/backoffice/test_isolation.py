@@ -472,7 +472,7 @@ async def world(db: Database) -> AsyncIterator[World]:
             twilio_from_number="+15550000001",
             elevenlabs_agent_id="agent-isolation",
         )
-        services = build_services(settings)
+        services = build_services(settings, db)
         await services.voice.close()
         services.voice = typing.cast(TwilioVoice, RecordingVoice())
         app_routes += gateway.api.routes(database)
