@@ -84,7 +84,30 @@ class Settings(StoreSettings):
     elevenlabs_agent_id: str = Field(min_length=1)
     elevenlabs_ws_url: str = DEFAULT_ELEVENLABS_WS_URL
     elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        default=None,
+        description="Set it to run many gateway processes: registry, live bus, limits in Redis.",
+    )
+    gateway_id: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_.-]{0,64}$",
+        description="This process's name among the gateways (default: host-pid-random).",
+    )
+    call_ttl_s: PositiveSeconds = Field(
+        default=20.0,
+        description="A call whose process stops renewing it leaves the shared registry after this.",
+    )
+    drain_timeout_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="On SIGTERM, how long active calls may go on before they are ended.",
+    )
+    org_max_concurrent_calls: int | None = Field(
+        default=None, ge=1, description="Default per-organization limit of calls at once."
+    )
+    org_calls_per_second: float | None = Field(
+        default=None, gt=0, description="Default per-organization limit of calls started a second."
+    )
 
     api_keys: str = Field(
         default="",

@@ -24,9 +24,14 @@ from backoffice.store.db import Database
 from config.settings import Settings
 from gateway import routes_api, routes_live, routes_media, routes_twilio
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
-from gateway.calls import InMemoryCallRegistry
-from gateway.hub import InProcessBus
+from gateway.call_limits import CallLimiter, InProcessLimiter
+from gateway.call_limits_redis import RedisLimiter
+from gateway.calls import CallRegistry, InMemoryCallRegistry
+from gateway.calls_redis import RedisCallRegistry
+from gateway.hub import EventBus, InProcessBus
+from gateway.live_redis import RedisBus
 from gateway.prewarm import PrewarmPool
+from gateway.redis_link import RedisLink, RedisUnavailable, new_gateway_id
 from gateway.services import Services
 from gateway.twilio_rest import TwilioVoice
 from gateway.twilio_signature import TwilioSignatures
@@ -47,10 +52,26 @@ def build_services(settings: Settings, database: Database) -> Services:
         connect_timeout_s=settings.agent_connect_timeout_s,
     )
     token = settings.twilio_auth_token.get_secret_value()
+    gateway_id = settings.gateway_id or new_gateway_id()
+    link: RedisLink | None = None
+    calls: CallRegistry
+    hub: EventBus
+    limits: CallLimiter
+    if settings.redis_url:
+        link = RedisLink(settings.redis_url, gateway_id)
+        calls = RedisCallRegistry(link, live_ttl_s=settings.call_ttl_s)
+        hub = RedisBus(link)
+        limits = RedisLimiter(link)
+    else:
+        calls = InMemoryCallRegistry(gateway_id=gateway_id)
+        hub = InProcessBus()
+        limits = InProcessLimiter()
     return Services(
         settings=settings,
-        calls=InMemoryCallRegistry(),
-        hub=InProcessBus(),
+        calls=calls,
+        hub=hub,
+        limits=limits,
+        redis=link,
         connector=connector,
         prewarm=PrewarmPool(connector, settings.prewarm_timeout_s),
         voice=TwilioVoice(settings.twilio_account_sid, token, settings.twilio_api_url),
@@ -61,11 +82,26 @@ def build_services(settings: Settings, database: Database) -> Services:
 
 
 async def health(request: Request) -> Response:
+    """Readiness for the load balancer: 503 while draining (finish calls, take no new)."""
     services: Services = request.app.state.services
     ready = not services.draining
+    body: dict[str, object] = {
+        "status": "ok" if ready else "draining",
+        "gateway_id": services.gateway_id,
+        "active_calls": len(services.runners),
+    }
+    if services.redis is not None:
+        body["redis"] = "ok" if services.redis.healthy else "unavailable"
+        body["live"] = "degraded" if services.hub.degraded else "ok"
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+async def redis_unavailable(request: Request, exc: Exception) -> Response:
+    """A request that needed the shared registry while Redis was away: retry later."""
     return JSONResponse(
-        {"status": "ok" if ready else "draining", "active_calls": len(services.runners)},
-        status_code=200 if ready else 503,
+        {"error": "the shared call registry (Redis) is unavailable; retry shortly"},
+        status_code=503,
+        headers={"Retry-After": "1"},
     )
 
 
@@ -102,6 +138,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.database = await open_database(settings)
         app.state.services = build_services(settings, app.state.database)
+        app.state.services.start()
         if freeze_heap:
             gc.collect()
             gc.freeze()
@@ -125,6 +162,10 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         *routes_api.api.routes(database),
         *backoffice_routes(database, extra=routes_api.api.endpoints),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={RedisUnavailable: redis_unavailable},
+    )
     app.state.settings = settings
     return app

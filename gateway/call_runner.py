@@ -305,6 +305,8 @@ class CallRunner:
     async def _warm_transfer(self, effect: WarmTransfer) -> None:
         record, services = self.record, self.services
         record.transfer_brief = effect.brief
+        # Twilio asks for the whisper on whichever process its request lands on.
+        await services.retrying("calls.save", lambda: services.calls.save(record, "transfer_brief"))
         public = services.signatures.public_url
         document = twiml.warm_transfer(
             effect.number,
@@ -355,6 +357,7 @@ class CallRunner:
             record.recording_path = str(path)
             services.spawn(self._write_recording(path), "recording")
         services.spawn(record_call_end(services, record), "call-outcome")
+        services.call_ended(record)
         self._log.info(
             "call.ended",
             reason=effect.reason,

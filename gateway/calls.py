@@ -3,8 +3,16 @@
 A :class:`CallRecord` is created when an outbound call is placed or an inbound call's
 TwiML is requested, and holds what every later request needs to find and check the
 call: its organization and account, the one-time stream token (stored hashed), the
-status history and, at the end, the outcome. The registry here is in-process; it is
-an interface so that a shared one (Redis) can stand behind it.
+status history and, at the end, the outcome.
+
+The registry is an interface with two backends: this in-process one (the default),
+and a Redis one (``gateway/calls_redis.py``) shared by many gateway processes. Its
+methods are async for the shared one's sake. A record is a plain object that the
+route handling a request holds; with a shared registry, other processes hold their
+own copies, so a change that others must see goes through :meth:`CallRegistry.update`
+(read-modify-write of the freshest copy) or :meth:`CallRegistry.save` (these fields,
+as this copy has them). On the in-process registry both are cheap: the record *is*
+the stored object.
 """
 
 from __future__ import annotations
@@ -13,11 +21,14 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from gateway.call_context import OpeningMode
 from gateway.call_status import StatusUpdate, should_apply
+
+T = TypeVar("T")
 
 
 def _token_digest(token: str) -> str:
@@ -51,6 +62,10 @@ class CallRecord:
     voice_id: str | None = None
     #: What a person hears before a warm transfer connects them (the whisper).
     transfer_brief: str = ""
+    #: The gateway process running the call's media stream ("" until it streams).
+    owner: str = ""
+    #: The gateway process that opened the call's prewarmed agent session, if any.
+    prewarm_on: str = ""
     _token_digest: str = ""
     _token_expires: float = 0.0
 
@@ -113,40 +128,99 @@ class CallRecord:
 
 
 class CallRegistry(Protocol):
-    def add(self, record: CallRecord) -> None: ...
-    def by_ref(self, call_ref: str) -> CallRecord | None: ...
-    def by_sid(self, call_sid: str) -> CallRecord | None: ...
-    def bind_sid(self, record: CallRecord, call_sid: str) -> None: ...
-    def active(self, org_id: str) -> list[CallRecord]: ...
+    """Where every process finds a call; see the module docstring.
+
+    Methods that reach a shared store raise
+    :class:`~gateway.redis_link.RedisUnavailable` when it does not answer.
+    """
+
+    gateway_id: str
+
+    async def add(self, record: CallRecord) -> None: ...
+    async def by_ref(self, call_ref: str) -> CallRecord | None: ...
+    async def by_sid(self, call_sid: str) -> CallRecord | None: ...
+    async def bind_sid(self, record: CallRecord, call_sid: str) -> None: ...
+    async def update(self, record: CallRecord, change: Callable[[CallRecord], T]) -> T:
+        """Apply ``change`` to the freshest copy, store it, refresh ``record`` from it.
+
+        ``change`` may run more than once (when another process changed the call
+        meanwhile), so it must depend on nothing but the record it is given.
+        """
+        ...
+
+    async def save(self, record: CallRecord, *fields: str) -> None:
+        """Store these fields as ``record`` has them (for fields one process owns)."""
+        ...
+
+    async def claim(self, record: CallRecord) -> None:
+        """This process now runs the call's media stream (and keeps it alive)."""
+        ...
+
+    async def active(self, org_id: str) -> list[CallRecord]: ...
+    async def issue_stream_token(self, record: CallRecord, ttl_s: float) -> str: ...
+    async def redeem_stream_token(self, call_sid: str, token: str) -> CallRecord | None:
+        """The call, once, for its right unexpired token; None otherwise (token spent)."""
+        ...
+
+    def start(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 class InMemoryCallRegistry:
     """Calls of this process, kept for ``retain_s`` after they end for operators to read."""
 
-    def __init__(self, retain_s: float = 3600.0, max_records: int = 50_000) -> None:
+    def __init__(
+        self, retain_s: float = 3600.0, max_records: int = 50_000, gateway_id: str = "local"
+    ) -> None:
+        self.gateway_id = gateway_id
         self._by_ref: dict[str, CallRecord] = {}
         self._by_sid: dict[str, CallRecord] = {}
         self._retain_s = retain_s
         self._max = max_records
 
-    def add(self, record: CallRecord) -> None:
+    async def add(self, record: CallRecord) -> None:
         self._evict()
         self._by_ref[record.call_ref] = record
         if record.call_sid:
             self._by_sid[record.call_sid] = record
 
-    def by_ref(self, call_ref: str) -> CallRecord | None:
+    async def by_ref(self, call_ref: str) -> CallRecord | None:
         return self._by_ref.get(call_ref)
 
-    def by_sid(self, call_sid: str) -> CallRecord | None:
+    async def by_sid(self, call_sid: str) -> CallRecord | None:
         return self._by_sid.get(call_sid)
 
-    def bind_sid(self, record: CallRecord, call_sid: str) -> None:
-        record.call_sid = call_sid
-        self._by_sid[call_sid] = record
+    async def bind_sid(self, record: CallRecord, call_sid: str) -> None:
+        if not record.call_sid:
+            record.call_sid = call_sid
+        self._by_sid[record.call_sid] = record
 
-    def active(self, org_id: str) -> list[CallRecord]:
+    async def update(self, record: CallRecord, change: Callable[[CallRecord], T]) -> T:
+        return change(record)
+
+    async def save(self, record: CallRecord, *fields: str) -> None:
+        return None
+
+    async def claim(self, record: CallRecord) -> None:
+        record.owner = self.gateway_id
+
+    async def active(self, org_id: str) -> list[CallRecord]:
         return [r for r in self._by_ref.values() if r.org_id == org_id and r.active]
+
+    async def issue_stream_token(self, record: CallRecord, ttl_s: float) -> str:
+        return record.issue_stream_token(ttl_s, time.monotonic())
+
+    async def redeem_stream_token(self, call_sid: str, token: str) -> CallRecord | None:
+        record = self._by_sid.get(call_sid)
+        if record is None or not record.redeem_stream_token(token, time.monotonic()):
+            return None
+        return record
+
+    def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
 
     def __len__(self) -> int:
         return len(self._by_ref)

@@ -3,7 +3,8 @@
 Publishing never blocks and never fails the call: each subscriber has a bounded queue,
 and a subscriber that falls behind loses its oldest events and is told so (``lagged``)
 rather than slowing the call down. The bus is an interface; this in-process one is
-the default, and a Redis one can stand behind the same two methods.
+the default, and the Redis one (``gateway/live_redis.py``) stands behind the same
+methods for many processes.
 """
 
 from __future__ import annotations
@@ -82,9 +83,24 @@ class Subscription:
 
 
 class EventBus(Protocol):
-    def publish(self, event: LiveEvent) -> None: ...
+    """Two backends: :class:`InProcessBus` and ``gateway.live_redis.RedisBus``."""
+
+    def publish(self, event: LiveEvent) -> None:
+        """Hand an event over; never blocks, never raises (the call path calls it)."""
+        ...
+
     def subscribe(self, org_id: str, call_sid: str | None = None) -> Subscription: ...
     def unsubscribe(self, sub: Subscription) -> None: ...
+    def listening(self, org_id: str) -> bool:
+        """True once events of ``org_id`` published anywhere reach this process."""
+        ...
+
+    @property
+    def subscriber_count(self) -> int: ...
+    @property
+    def degraded(self) -> bool: ...
+    def start(self) -> None: ...
+    async def aclose(self) -> None: ...
 
 
 class InProcessBus:
@@ -116,6 +132,20 @@ class InProcessBus:
         self._subs.discard(sub)
         sub.close()
 
+    def listening(self, org_id: str) -> bool:
+        return True
+
     @property
     def subscriber_count(self) -> int:
         return len(self._subs)
+
+    @property
+    def degraded(self) -> bool:
+        return False
+
+    def start(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        for sub in list(self._subs):
+            sub.close()

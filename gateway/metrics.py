@@ -66,4 +66,9 @@ class GatewayMetrics:
         self.refused = Counter(
             "parley_requests_refused", "Requests refused (signature, token)", ["route"], registry=r
         )
+        self.prewarm_elsewhere = Counter(
+            "parley_prewarm_elsewhere",
+            "Streams whose prewarmed agent session was on another process (closed there)",
+            registry=r,
+        )
         r.register(_FrameCollector(frame_totals))

@@ -12,6 +12,8 @@ one that does not exist.
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Annotated, Any
 
 import structlog
@@ -22,6 +24,7 @@ from twilio.base.exceptions import TwilioRestException
 from backoffice.api.framework import Api, Call, error_response
 from backoffice.call_planning import plan_outbound_call
 from backoffice.errors import FieldError, InvalidInput, NotFound
+from gateway.call_admission import admit
 from gateway.call_context import OpeningMode
 from gateway.call_setup import briefing_for, outbound_record, start_session
 from gateway.calls import CallRecord
@@ -76,8 +79,8 @@ def _services(call: Call) -> Services:
     return services
 
 
-def _find(services: Services, org: str, ref: str) -> CallRecord:
-    record = services.calls.by_ref(ref) or services.calls.by_sid(ref)
+async def _find(services: Services, org: str, ref: str) -> CallRecord:
+    record = await services.calls.by_ref(ref) or await services.calls.by_sid(ref)
     if record is None or record.org_id != org:
         raise NotFound("call")
     return record
@@ -136,7 +139,13 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         opening_mode=body.opening_mode,
         extra_variables=body.variables,
     )
-    services.calls.add(record)
+    await services.calls.add(record)
+    refusal = await admit(services, record, calls.org.settings)
+    if refusal is not None:
+        headers = {}
+        if refusal.retry_after_s is not None:
+            headers["Retry-After"] = str(max(1, math.ceil(refusal.retry_after_s)))
+        return JSONResponse(refusal.body(), status_code=refusal.status, headers=headers)
     public = services.signatures.public_url
     try:
         placed = await services.voice.place_call(
@@ -147,12 +156,14 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         )
     except TwilioRestException as exc:
         record.status, record.outcome = "failed", "twilio_refused"
+        record.ended_at, record.end_reason = time.time(), "twilio_refused"
+        services.call_ended(record)
         log.warning(
             "call.place_failed", org_id=call.org_id, account_id=body.account_id, code=exc.code
         )
         return error_response(502, f"Twilio refused the call: {exc.msg}")
     if not record.call_sid:
-        services.calls.bind_sid(record, placed.call_sid)
+        await services.calls.bind_sid(record, placed.call_sid)
     await start_session(
         services,
         record,
@@ -169,12 +180,12 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
 
 @api.route("GET", "/api/calls/{ref}", role="viewer", summary="One call", tag="calls")
 async def get_call(call: Call) -> dict[str, Any]:
-    return _find(_services(call), call.org_id, call.path["ref"]).summary()
+    return (await _find(_services(call), call.org_id, call.path["ref"])).summary()
 
 
 @api.route("GET", "/api/calls", role="viewer", summary="Active calls", tag="calls")
 async def list_calls(call: Call) -> dict[str, Any]:
-    return {"calls": [r.summary() for r in _services(call).calls.active(call.org_id)]}
+    return {"calls": [r.summary() for r in await _services(call).calls.active(call.org_id)]}
 
 
 @api.route(
@@ -187,9 +198,8 @@ async def list_calls(call: Call) -> dict[str, Any]:
 )
 async def hang_up(call: Call) -> Response | dict[str, str]:
     services = _services(call)
-    record = _find(services, call.org_id, call.path["ref"])
-    runner = services.runner_for(record)
-    if runner is None:
+    record = await _find(services, call.org_id, call.path["ref"])
+    # The stream may run on another gateway process: control delivers it there.
+    if not await services.control.send(record, "hang_up", reason="operator_ended"):
         return JSONResponse({"error": "the call has no live media stream"}, status_code=409)
-    runner.request_hang_up("operator_ended")
     return {"status": "ending"}

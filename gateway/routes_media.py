@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import structlog
 from starlette.types import Receive, Scope, Send
@@ -18,7 +17,9 @@ from starlette.types import Receive, Scope, Send
 from gateway import twilio_events as te
 from gateway.bridge import BridgeTimings, CallBridge, CallInfo
 from gateway.call_runner import MAX_TWILIO_FRAME, CallRunner
+from gateway.calls import CallRecord
 from gateway.protocol_error import ProtocolError
+from gateway.redis_link import RedisUnavailable
 from gateway.routes_twilio import context_for
 from gateway.services import Services
 from gateway.twilio_signature import SIGNATURE_HEADER
@@ -28,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 START_TIMEOUT_S = 10.0
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 
 
 class MediaSocket:
@@ -57,11 +59,19 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
     if start is None:
         await _close(send)
         return
-    record = services.calls.by_sid(start.call_sid)
     token = start.custom_parameters.get("stream_token", "")
-    if record is None or not record.redeem_stream_token(token, time.monotonic()):
+    try:
+        record = await services.calls.redeem_stream_token(start.call_sid, token)
+        if record is not None:
+            await services.calls.claim(record)
+    except RedisUnavailable:
+        log.error("twilio.stream_registry_unavailable", call_sid=start.call_sid[:64])
+        services.prewarm.discard(start.call_sid)
+        await _close(send, TRY_AGAIN_LATER)
+        return
+    if record is None:
         services.metrics.refused.labels("media_start").inc()
-        log.warning("twilio.stream_refused", call_sid=start.call_sid[:64], known=record is not None)
+        log.warning("twilio.stream_refused", call_sid=start.call_sid[:64])
         services.prewarm.discard(start.call_sid)
         await _close(send)
         return
@@ -75,7 +85,16 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
     )
     runner = CallRunner(services, record, context_for(record), bridge, send)
     agent_task = services.prewarm.claim(record.call_sid)
+    if agent_task is None and record.prewarm_on and record.prewarm_on != services.gateway_id:
+        # The TwiML request was answered by another process, which holds a session for
+        # this call that we cannot use: the runner opens its own, and that one is closed.
+        services.spawn(_discard_remote_prewarm(services, record), "prewarm-handover")
     await runner.run(start, receive, agent_task)
+
+
+async def _discard_remote_prewarm(services: Services, record: CallRecord) -> None:
+    services.metrics.prewarm_elsewhere.inc()
+    await services.retrying("prewarm.discard", lambda: services.control.discard_prewarm(record))
 
 
 async def _await_start(receive: Receive, services: Services) -> te.Start | None:
@@ -100,6 +119,6 @@ async def _await_start(receive: Receive, services: Services) -> te.Start | None:
             return None
 
 
-async def _close(send: Send) -> None:
+async def _close(send: Send, code: int = POLICY_VIOLATION) -> None:
     with contextlib.suppress(OSError, RuntimeError):
-        await send({"type": "websocket.close", "code": POLICY_VIOLATION})
+        await send({"type": "websocket.close", "code": code})

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from gateway import twiml
+from gateway.call_admission import admit_inbound
 from gateway.call_context import CallContext, initiation_for
 from gateway.call_outcomes import record_call_end
 from gateway.call_setup import inbound_record
@@ -70,9 +71,14 @@ async def voice(request: Request) -> Response:
     record = await _record_for(services, request, form, call_sid)
     if record is None:
         return PlainTextResponse("unknown call reference", status_code=404)
-    token = record.issue_stream_token(services.settings.stream_token_ttl_s, time.monotonic())
+    if not record.active:  # refused by the organization's limits (or already over)
+        return Response(twiml.reject(), media_type=XML)
+    token = await services.calls.issue_stream_token(record, services.settings.stream_token_ttl_s)
     if services.settings.prewarm:
         services.prewarm.start(call_sid, initiation_for(context_for(record)))
+        # The media socket may land on another process: it must know whose session to close.
+        record.prewarm_on = services.gateway_id
+        await services.calls.save(record, "prewarm_on")
     body = twiml.connect_stream(
         services.settings.media_stream_url,
         {
@@ -91,13 +97,13 @@ async def _record_for(
 ) -> CallRecord | None:
     call_ref = request.query_params.get("call", "")
     if call_ref:
-        record = services.calls.by_ref(call_ref)
+        record = await services.calls.by_ref(call_ref)
         if record is None:
             return None
         if not record.call_sid:
-            services.calls.bind_sid(record, call_sid)
+            await services.calls.bind_sid(record, call_sid)
         return record if record.call_sid == call_sid else None
-    record = services.calls.by_sid(call_sid)
+    record = await services.calls.by_sid(call_sid)
     if record is not None:
         return record
     record = await inbound_record(
@@ -107,7 +113,12 @@ async def _record_for(
         to=str(form.get("To", "")),
         status=str(form.get("CallStatus", "ringing")) or "ringing",
     )
-    services.calls.add(record)
+    await services.calls.add(record)
+    refusal = await admit_inbound(services, record)
+    if refusal is not None:
+        log.warning(
+            "call.inbound_refused", call_sid=call_sid, org_id=record.org_id, reason=refusal.reason
+        )
     return record
 
 
@@ -118,32 +129,39 @@ async def status(request: Request) -> Response:
     if form is None:
         return PlainTextResponse("invalid signature", status_code=403)
     call_sid = str(form.get("CallSid", ""))
-    record = services.calls.by_sid(call_sid)
+    record = await services.calls.by_sid(call_sid) if call_sid else None
     if record is None and (ref := request.query_params.get("call")):
-        record = services.calls.by_ref(ref)
+        record = await services.calls.by_ref(ref)
         if record is not None and not record.call_sid and call_sid:
-            services.calls.bind_sid(record, call_sid)
+            await services.calls.bind_sid(record, call_sid)
     if record is None:
         log.info("twilio.status_unknown_call", call_sid=call_sid[:64])
         return Response(status_code=204)
     call_status = str(form.get("CallStatus", ""))
     if call_status:
         sequence = _int(form.get("SequenceNumber"), default=len(record.history))
+        at = time.time()
         try:
-            applied = record.apply_status(call_status, sequence, time.time())
+            applied = await services.calls.update(
+                record, lambda r: r.apply_status(call_status, sequence, at)
+            )
         except UnknownStatus:
             return PlainTextResponse(f"CallStatus: unknown value {call_status!r}", status_code=400)
         if applied:
             _publish_status(services, record, call_status)
             if call_status in FINAL:
-                _status_final(services, record, call_status)
+                await _status_final(services, record, call_status)
     answered_by = str(form.get("AnsweredBy", ""))
     if answered_by:
-        record.answered_by = answered_by
+
+        def verdict(r: CallRecord) -> None:
+            r.answered_by = answered_by
+
+        # Stored first: a stream that starts after this reads it from the record, and
+        # one already running (here or on its own process) is told.
+        await services.calls.update(record, verdict)
         _publish_status(services, record, "amd", answered_by=answered_by)
-        runner = services.runner_for(record)
-        if runner is not None:
-            runner.answered_by(answered_by)
+        await services.control.send(record, "answered_by", verdict=answered_by)
     return Response(status_code=204)
 
 
@@ -153,18 +171,26 @@ def _publish_status(services: Services, record: CallRecord, kind: str, **extra: 
     )
 
 
-def _status_final(services: Services, record: CallRecord, call_status: str) -> None:
+async def _status_final(services: Services, record: CallRecord, call_status: str) -> None:
     """A call that never streamed (busy, no answer, ...) ends here, not in a runner."""
-    services.prewarm.discard(record.call_sid)
-    runner = services.runner_for(record)
-    if runner is not None:
+    await services.control.discard_prewarm(record)
+    if services.runner_for(record) is not None:
         return
-    if record.ended_at is None:
-        record.ended_at = time.time()
-        record.end_reason = record.end_reason or call_status
-        record.outcome = record.outcome or call_status
+    if record.owner and record.owner != services.gateway_id:
+        return  # its stream runs on another process, which ends it
+
+    def end(r: CallRecord) -> bool:
+        if r.ended_at is not None or (r.owner and r.owner != services.gateway_id):
+            return False
+        r.ended_at = time.time()
+        r.end_reason = r.end_reason or call_status
+        r.outcome = r.outcome or call_status
+        return True
+
+    if await services.calls.update(record, end):
         services.metrics.calls.labels(record.outcome).inc()
         services.spawn(record_call_end(services, record), "call-outcome")
+        services.call_ended(record)
 
 
 def _int(value: object, *, default: int) -> int:

@@ -1,4 +1,9 @@
-"""Everything a gateway process shares between calls, wired in one place."""
+"""Everything a gateway process shares between calls, wired in one place.
+
+With ``PARLEY_REDIS_URL`` set, the registry, the live bus, the call limits and call
+control are the Redis ones, shared with every other gateway process; otherwise they
+are in-process. Either way the routes and the runner speak to the same interfaces.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,40 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from agent_tools.registry import ToolRegistry
 from agent_tools.runtime import ToolRuntime
 from backoffice.calls.records import RecordsResolver
 from backoffice.store.db import Database
 from config.settings import Settings
 from gateway.agent_session import AgentConnector
-from gateway.calls import CallRecord, InMemoryCallRegistry
-from gateway.hub import InProcessBus
+from gateway.call_control import CallControl
+from gateway.call_limits import CallLimiter, InProcessLimiter
+from gateway.calls import CallRecord, CallRegistry
+from gateway.hub import EventBus
 from gateway.metrics import GatewayMetrics
 from gateway.prewarm import PrewarmPool
+from gateway.redis_link import RedisLink, RedisUnavailable
 from gateway.twilio_rest import TwilioVoice
 from gateway.twilio_signature import TwilioSignatures
 
 if TYPE_CHECKING:
     from gateway.call_runner import CallRunner
+
+log = structlog.get_logger(__name__)
+
+#: What the process running a call writes at its end (others write its status).
+END_FIELDS = (
+    "answered_at",
+    "ended_at",
+    "end_reason",
+    "outcome",
+    "conversation_id",
+    "recording_path",
+    "transcript",
+)
+SHARED_WRITE_RETRY_S = 60.0
 
 
 @dataclass
@@ -36,15 +60,18 @@ class FrameTotals:
 @dataclass
 class Services:
     settings: Settings
-    calls: InMemoryCallRegistry
-    hub: InProcessBus
+    calls: CallRegistry
+    hub: EventBus
     connector: AgentConnector
     prewarm: PrewarmPool
     voice: TwilioVoice
     tools: ToolRegistry
     signatures: TwilioSignatures
     database: Database
+    limits: CallLimiter = field(default_factory=InProcessLimiter)
+    redis: RedisLink | None = None
     metrics: GatewayMetrics = field(init=False)
+    control: CallControl = field(init=False)
     records: RecordsResolver = field(init=False)
     tool_runtime: ToolRuntime = field(init=False)
     runners: dict[str, CallRunner] = field(default_factory=dict)
@@ -55,6 +82,7 @@ class Services:
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        self.control = CallControl(self.runners, self.prewarm, self.calls.gateway_id, self.redis)
         self.metrics = GatewayMetrics(self.frame_totals)
         self.metrics.active_calls.set_function(lambda: len(self.runners))
         # The clock is read through the field at call time, so a test's pinned clock holds.
@@ -81,6 +109,48 @@ class Services:
     def runner_for(self, record: CallRecord) -> CallRunner | None:
         return self.runners.get(record.call_sid)
 
+    @property
+    def gateway_id(self) -> str:
+        return self.calls.gateway_id
+
+    def call_ended(self, record: CallRecord) -> None:
+        """Share the end of a call and free its slot, beside the call path.
+
+        Retried while Redis is away (up to a minute), so an end that happened during
+        an outage is not lost once Redis is back.
+        """
+        self.spawn(self._share_end(record), "call-ended")
+
+    async def _share_end(self, record: CallRecord) -> None:
+        await self.retrying("calls.save_end", lambda: self.calls.save(record, *END_FIELDS))
+        await self.retrying(
+            "limits.release", lambda: self.limits.release(record.org_id, record.call_ref)
+        )
+
+    async def retrying(self, what: str, op: Callable[[], Coroutine[Any, Any, Any]]) -> bool:
+        """Run ``op`` until it reaches the shared store (or give up after a while)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHARED_WRITE_RETRY_S
+        delay = 0.1
+        while True:
+            try:
+                await op()
+                return True
+            except RedisUnavailable:
+                if loop.time() + delay > deadline:
+                    log.error("shared.write_lost", what=what)
+                    return False
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def start(self) -> None:
+        """Start the shared backends' background work (heartbeat, pub/sub)."""
+        if self.redis is not None:
+            self.redis.start()
+        self.hub.start()
+        self.calls.start()
+        self.control.start()
+
     async def aclose(self) -> None:
         for runner in list(self.runners.values()):
             runner.request_hang_up("shutdown")
@@ -90,3 +160,7 @@ class Services:
         for task in list(self._background):
             task.cancel()
         await self.voice.close()
+        await self.hub.aclose()
+        await self.calls.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()

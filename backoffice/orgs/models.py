@@ -14,6 +14,7 @@ from babel.numbers import list_currencies
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from backoffice.calls.policy import check_policy
+from backoffice.orgs.limits import check_limits
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -105,14 +106,17 @@ class OrganizationInput(BaseModel):
     @field_validator("settings")
     @classmethod
     def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if "calls" not in value:
-            return value
-        try:
-            return {**value, "calls": check_policy(value["calls"])}
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in ("calls", *first["loc"]))
-            raise ValueError(f"{where}: {first['msg']}") from None
+        checked = dict(value)
+        for name, check in (("calls", check_policy), ("limits", check_limits)):
+            if name not in value:
+                continue
+            try:
+                checked[name] = check(value[name])
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in (name, *first["loc"]))
+                raise ValueError(f"{where}: {first['msg']}") from None
+        return checked
 
     @model_validator(mode="after")
     def _window(self) -> OrganizationInput:

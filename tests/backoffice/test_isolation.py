@@ -491,8 +491,8 @@ async def world(db: Database) -> AsyncIterator[World]:
             to=a.phone,
             from_="+15550000001",
         )
-        services.calls.add(record)
-        services.calls.bind_sid(record, a.ids["call_sid"])
+        await services.calls.add(record)
+        await services.calls.bind_sid(record, a.ids["call_sid"])
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as http:

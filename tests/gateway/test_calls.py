@@ -1,4 +1,4 @@
-"""gateway.calls: call records, their one-time stream token, and the in-process registry."""
+"""gateway.calls: call records, their one-time stream token, the in-process registry's eviction."""
 
 import pytest
 
@@ -87,36 +87,14 @@ def test_summary_is_the_operator_view() -> None:
 
 
 # ------------------------------------------------------------ registry
-def test_registry_finds_calls_by_ref_and_by_sid() -> None:
-    registry = InMemoryCallRegistry()
-    rec = record()
-    registry.add(rec)
-    assert registry.by_ref("ref_1") is rec
-    assert registry.by_sid("CA1") is None
-    registry.bind_sid(rec, "CA1")
-    assert rec.call_sid == "CA1"
-    assert registry.by_sid("CA1") is rec
-    assert registry.by_ref("nope") is None
-    assert len(registry) == 1
-
-
-def test_registry_lists_the_active_calls_of_one_organization() -> None:
-    registry = InMemoryCallRegistry()
-    a1, a2, b1 = record("a1", "org_a"), record("a2", "org_a"), record("b1", "org_b")
-    for rec in (a1, a2, b1):
-        registry.add(rec)
-    a2.ended_at = 1.0
-    assert registry.active("org_a") == [a1]
-    assert registry.active("org_b") == [b1]
-
-
-def test_registry_evicts_ended_calls_when_full() -> None:
+# (the behaviour both backends share is in test_call_registry.py)
+async def test_registry_evicts_ended_calls_when_full() -> None:
     registry = InMemoryCallRegistry(retain_s=3600.0, max_records=2)
     ended, live = record("ended", sid="CA_ended"), record("live")
     ended.ended_at = 1.0
-    registry.add(ended)
-    registry.add(live)
-    registry.add(record("third"))
-    assert registry.by_ref("ended") is None
-    assert registry.by_sid("CA_ended") is None
-    assert registry.by_ref("live") is live
+    await registry.add(ended)
+    await registry.add(live)
+    await registry.add(record("third"))
+    assert await registry.by_ref("ended") is None
+    assert await registry.by_sid("CA_ended") is None
+    assert await registry.by_ref("live") is live

@@ -191,7 +191,7 @@ async def test_call_ending_before_its_stream_discards_the_prewarmed_session(
         assert conv.closed_by == "client"
         assert conv.closed_at is not None and conv.closed_at - ended_at < 1.0
         assert len(rig.gw.services.prewarm) == 0
-        record = rig.gw.services.calls.by_sid(call_sid(2))
+        record = await rig.gw.services.calls.by_sid(call_sid(2))
         assert record is not None and record.outcome == final
 
 
@@ -296,7 +296,7 @@ async def test_bad_twilio_frames_never_touch_another_call(tmp_path: Path) -> Non
                     got_media = msg["event"] == "media"
                     assert msg["streamSid"] == bad_stream_sid
             # ... and it still works: a key pressed on it reaches its own agent.
-            bad_record = rig.gw.services.calls.by_sid(bad_sid)
+            bad_record = await rig.gw.services.calls.by_sid(bad_sid)
             assert bad_record is not None and bad_record.ended_at is None
             await bad.send(
                 '{"event":"dtmf","streamSid":"' + bad_stream_sid + '","dtmf":{"digit":"4"}}'

@@ -62,7 +62,7 @@ async def test_voice_webhook_refuses_bad_signatures(
             headers={"X-Twilio-Signature": signature} if signature else {},
         )
         assert response.status_code == 403, case
-        assert gw.services.calls.by_sid(VOICE["CallSid"]) is None, "refused input was processed"
+        assert await gw.services.calls.by_sid(VOICE["CallSid"]) is None, "refused input was processed"
 
 
 async def test_signature_checked_against_public_url_behind_a_proxy(tmp_path: Path) -> None:
@@ -86,7 +86,7 @@ async def test_status_webhook_requires_signature(tmp_path: Path) -> None:
         await gw.inbound_call(call_sid(2))
         params = {"CallSid": call_sid(2), "CallStatus": "completed", "SequenceNumber": "3"}
         refused = await gw.post_twilio("/twilio/status", params, signature="bogus")
-        record = gw.services.calls.by_sid(call_sid(2))
+        record = await gw.services.calls.by_sid(call_sid(2))
         assert refused.status_code == 403
         assert record is not None and record.status == "ringing"
         accepted = await gw.post_twilio("/twilio/status", params)
@@ -108,7 +108,7 @@ async def test_status_callbacks_out_of_order_keep_the_latest_state(tmp_path: Pat
                 {"CallSid": call_sid(3), "CallStatus": status, "SequenceNumber": seq},
             )
             assert response.status_code == 204
-        record = gw.services.calls.by_sid(call_sid(3))
+        record = await gw.services.calls.by_sid(call_sid(3))
         assert record is not None
         assert record.status == "completed"
         assert [u.status for u in record.history] == [
