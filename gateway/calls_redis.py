@@ -108,16 +108,16 @@ class RedisCallRegistry:
             self._kept.discard(record.call_ref)
 
     async def add(self, record: CallRecord) -> None:
-        pipe = self._link.client.pipeline(transaction=True)
-        self._write(pipe, record, call_codec.FIELDS)
-        await self._link.call("calls.add", pipe.execute())
+        async with self._link.client.pipeline(transaction=True) as pipe:
+            self._write(pipe, record, call_codec.FIELDS)
+            await self._link.call("calls.add", pipe.execute())
         if record.active:
             self._kept.add(record.call_ref)
 
     async def save(self, record: CallRecord, *fields: str) -> None:
-        pipe = self._link.client.pipeline(transaction=True)
-        self._write(pipe, record, fields or call_codec.FIELDS)
-        await self._link.call("calls.save", pipe.execute())
+        async with self._link.client.pipeline(transaction=True) as pipe:
+            self._write(pipe, record, fields or call_codec.FIELDS)
+            await self._link.call("calls.save", pipe.execute())
 
     async def update(self, record: CallRecord, change: Callable[[CallRecord], T]) -> T:
         key = self._call(record.call_ref)
@@ -173,10 +173,10 @@ class RedisCallRegistry:
         )
         if not refs:
             return []
-        pipe = client.pipeline(transaction=False)
-        for ref in refs:
-            pipe.hgetall(self._call(ref))
-        rows = await self._link.call("calls.active", pipe.execute())
+        async with client.pipeline(transaction=False) as pipe:
+            for ref in refs:
+                pipe.hgetall(self._call(ref))
+            rows = await self._link.call("calls.active", pipe.execute())
         found: list[CallRecord] = []
         stale: list[str] = []
         for ref, raw in zip(refs, rows, strict=True):

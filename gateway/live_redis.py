@@ -32,7 +32,7 @@ import orjson
 import structlog
 
 from gateway.hub import LiveEvent, Subscription
-from gateway.redis_link import RedisLink
+from gateway.redis_link import RedisLink, RedisUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -113,24 +113,23 @@ class RedisBus:
             self._idle.set()
 
     async def _send(self, batch: list[LiveEvent]) -> None:
-        pipe = self._link.client.pipeline(transaction=False)
-        for event in batch:
-            payload = orjson.dumps(
-                {
-                    "org_id": event.org_id,
-                    "call_sid": event.call_sid,
-                    "ts": event.ts,
-                    "type": event.type,
-                    "data": event.data,
-                },
-                default=str,
-            )
-            await self._script(
-                keys=[self._seq_key, self.channel(event.org_id)], args=[payload], client=pipe
-            )
         try:
-            await self._link.call("live.publish", pipe.execute())
-        except Exception:
+            async with self._link.client.pipeline(transaction=False) as pipe:
+                for event in batch:
+                    payload = orjson.dumps(
+                        {
+                            "org_id": event.org_id,
+                            "call_sid": event.call_sid,
+                            "ts": event.ts,
+                            "type": event.type,
+                            "data": event.data,
+                        },
+                        default=str,
+                    )
+                    keys = [self._seq_key, self.channel(event.org_id)]
+                    await self._script(keys=keys, args=[payload], client=pipe)
+                await self._link.call("live.publish", pipe.execute())
+        except RedisUnavailable:
             # Redis is gone: this process's supervisors still see these events.
             for event in batch:
                 self._deliver(event)

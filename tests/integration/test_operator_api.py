@@ -91,7 +91,11 @@ async def test_health_and_metrics(tmp_path: Path) -> None:
     async with Gateway(tmp_path) as gw:
         health = await gw.http.get("/health")
         metrics = await gw.http.get("/metrics")
-    assert health.json() == {"status": "ok", "active_calls": 0}
+    assert health.json() == {
+        "status": "ok",
+        "active_calls": 0,
+        "gateway_id": gw.services.gateway_id,
+    }
     for name in (
         "parley_active_calls",
         "parley_frames_relayed_total",
