@@ -13,9 +13,7 @@ from config.settings import SettingsError, load_settings, load_store_settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from bin.server import uvicorn_config
+    from bin.server import DrainingServer, uvicorn_config
     from gateway.app import create_app
 
     try:
@@ -25,7 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     configure_logging(settings.log_level)
     app = create_app(settings, freeze_heap=True)
-    uvicorn.Server(uvicorn_config(settings, args.host, args.port, app)).run()
+    DrainingServer(uvicorn_config(settings, args.host, args.port, app), app).run()
     return 0
 
 

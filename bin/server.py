@@ -8,7 +8,9 @@ only Twilio and supervisors connect to us, and neither sends large frames.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -16,6 +18,7 @@ from starlette.applications import Starlette
 
 from config.settings import Settings
 from gateway.app import create_app
+from gateway.drain import drain
 
 WS_MAX_SIZE = 256 * 1024
 
@@ -37,6 +40,38 @@ def uvicorn_config(
         proxy_headers=False,  # signatures use PARLEY_PUBLIC_URL, not forwarded headers
         **extra,
     )
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, except that the first SIGTERM drains the gateway before it stops.
+
+    While it drains, the socket keeps listening (``/health`` says 503, the calls in
+    progress go on); a second SIGTERM, or SIGINT, stops at once as uvicorn does.
+    """
+
+    def __init__(self, config: uvicorn.Config, app: Starlette) -> None:
+        super().__init__(config)
+        self._app = app
+        self._drain: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        services = getattr(self._app.state, "services", None)
+        if sig != signal.SIGTERM or self._drain is not None or services is None:
+            super().handle_exit(sig, frame)
+            return
+        # A signal handler runs between two bytecodes of the loop's thread: hand over.
+        asyncio.get_event_loop().call_soon_threadsafe(self._start_drain)
+
+    def _start_drain(self) -> None:
+        if self._drain is None:
+            self._drain = asyncio.create_task(self._drain_then_exit(), name="drain")
+
+    async def _drain_then_exit(self) -> None:
+        services = self._app.state.services
+        try:
+            await drain(services, services.settings.drain_timeout_s)
+        finally:
+            super().handle_exit(signal.SIGTERM, None)
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -7,6 +7,7 @@ the in-process backend it is the same registry (there is only one process).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -23,6 +24,11 @@ def record(ref: str = "ref_1", org: str = "org_1", sid: str = "") -> CallRecord:
     return CallRecord(
         call_ref=ref, org_id=org, account_id="acct_42", direction="outbound", call_sid=sid
     )
+
+
+def status_change(seq: int) -> Callable[[CallRecord], bool]:
+    status = "ringing" if seq < 10 else "in-progress"
+    return lambda r: r.apply_status(status, seq, float(seq))
 
 
 def other(backend: Backend, registry: CallRegistry, gateway_id: str = "gw-b") -> CallRegistry:
@@ -89,15 +95,13 @@ async def test_concurrent_status_updates_from_two_processes_lose_nothing(
     registry = backend.registry()
     await registry.add(record(sid="CA1"))
     a = await registry.by_sid("CA1")
-    b = await other(backend, registry).by_sid("CA1")
+    elsewhere = other(backend, registry)
+    b = await elsewhere.by_sid("CA1")
     assert a is not None and b is not None
     updates = []
     for seq in range(1, 21):
-        holder, where = (a, registry) if seq % 2 else (b, other(backend, registry))
-        status = "ringing" if seq < 10 else "in-progress"
-        updates.append(
-            where.update(holder, lambda r, s=status, q=seq: r.apply_status(s, q, float(q)))
-        )
+        holder, where = (a, registry) if seq % 2 else (b, elsewhere)
+        updates.append(where.update(holder, status_change(seq)))
     await asyncio.gather(*updates)
     final = await registry.by_sid("CA1")
     assert final is not None

@@ -62,7 +62,8 @@ async def test_voice_webhook_refuses_bad_signatures(
             headers={"X-Twilio-Signature": signature} if signature else {},
         )
         assert response.status_code == 403, case
-        assert await gw.services.calls.by_sid(VOICE["CallSid"]) is None, "refused input was processed"
+        found = await gw.services.calls.by_sid(VOICE["CallSid"])
+        assert found is None, "refused input was processed"
 
 
 async def test_signature_checked_against_public_url_behind_a_proxy(tmp_path: Path) -> None:
