@@ -41,12 +41,25 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 class GatewayProcess:
-    def __init__(self, workdir: Path, agent_port: int, *, prewarm: bool) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        agent_port: int,
+        *,
+        prewarm: bool,
+        name: str = "gateway",
+        public_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
+        """One ``parley serve``; ``public_url`` is the balancer's when there are many."""
         self.workdir = workdir
         self.port = free_port()
         self.agent_port = agent_port
         self.prewarm = prewarm
-        self.log_path = workdir / "gateway.log"
+        self.name = name
+        self.public_url = public_url
+        self.extra_env = dict(extra_env or {})
+        self.log_path = workdir / f"{name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self.pid = 0
 
@@ -58,7 +71,7 @@ class GatewayProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
         env.update(
             {
-                "PARLEY_PUBLIC_URL": self.url,
+                "PARLEY_PUBLIC_URL": self.public_url or self.url,
                 "PARLEY_TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                 "PARLEY_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "PARLEY_ELEVENLABS_AGENT_ID": AGENT_ID,
@@ -72,8 +85,10 @@ class GatewayProcess:
                 # its contacts, each with its call session, as in production.
                 "PARLEY_INBOUND_ORG_ID": BENCH_ORG,
                 "PARLEY_API_KEYS": f"{BENCH_ORG}:{BENCH_KEY}",
+                "PARLEY_GATEWAY_ID": self.name,
             }
         )
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout_s: float = 30.0) -> None:
@@ -114,6 +129,15 @@ class GatewayProcess:
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
+
+    def send_signal(self, sig: signal.Signals) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.send_signal(sig)
+
+    def wait(self, timeout_s: float) -> int:
+        """The exit status once the process has ended (raises TimeoutExpired before)."""
+        assert self._proc is not None
+        return self._proc.wait(timeout_s)
 
     def log_tail(self, chars: int = 2000) -> str:
         try:

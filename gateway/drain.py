@@ -26,7 +26,12 @@ async def drain(services: Services, timeout_s: float) -> None:
     """Stop taking calls; return when the active ones have ended (see module docstring)."""
     services.draining = True
     loop = asyncio.get_running_loop()
-    log.info("gateway.draining", active_calls=len(services.runners), timeout_s=timeout_s)
+    log.info(
+        "gateway.draining",
+        active_calls=len(services.runners),
+        media_sockets=services.media_sockets,
+        timeout_s=timeout_s,
+    )
     if not await _until_idle(services, loop.time() + timeout_s):
         left = list(services.runners.values())
         log.warning("gateway.drain_timeout", ending_calls=len(left))
@@ -38,7 +43,7 @@ async def drain(services: Services, timeout_s: float) -> None:
 
 async def _until_idle(services: Services, deadline: float) -> bool:
     loop = asyncio.get_running_loop()
-    while services.runners:
+    while services.runners or services.media_sockets:
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(0.1)

@@ -36,7 +36,7 @@ from redis.retry import Retry
 
 log = structlog.get_logger(__name__)
 
-COMMAND_TIMEOUT_S = 1.0
+COMMAND_TIMEOUT_S = 2.0
 RECONNECT_MAX_S = 2.0
 
 MessageHandler = Callable[[str, bytes], None]

@@ -52,6 +52,15 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": POLICY_VIOLATION})
         return
     await send({"type": "websocket.accept"})
+    # Counted from here, so a gateway that drains waits for a stream still starting.
+    services.media_sockets += 1
+    try:
+        await _serve_stream(services, receive, send)
+    finally:
+        services.media_sockets -= 1
+
+
+async def _serve_stream(services: Services, receive: Receive, send: Send) -> None:
     try:
         start = await asyncio.wait_for(_await_start(receive, services), START_TIMEOUT_S)
     except TimeoutError:

@@ -77,6 +77,7 @@ class Services:
     runners: dict[str, CallRunner] = field(default_factory=dict)
     ended_totals: FrameTotals = field(default_factory=FrameTotals)
     draining: bool = False
+    media_sockets: int = 0  # open Twilio media sockets, running a call or about to
     # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
