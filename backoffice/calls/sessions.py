@@ -70,7 +70,7 @@ class CallSession:
         )
 
 
-def _session(row: Any) -> CallSession:
+def session_of(row: Any) -> CallSession:
     return CallSession(**dict(row._mapping))
 
 
@@ -122,7 +122,7 @@ async def get_session(conn: AsyncConnection, call_sid: str) -> CallSession | Non
     row = (
         await conn.execute(select(call_sessions).where(call_sessions.c.call_sid == call_sid))
     ).first()
-    return None if row is None else _session(row)
+    return None if row is None else session_of(row)
 
 
 async def find_session(db: Database, call_sid: str) -> CallSession | None:
@@ -136,7 +136,7 @@ async def by_conversation(conn: AsyncConnection, conversation_id: str) -> CallSe
             select(call_sessions).where(call_sessions.c.conversation_id == conversation_id)
         )
     ).first()
-    return None if row is None else _session(row)
+    return None if row is None else session_of(row)
 
 
 async def update_session(db: Database, call_sid: str, **values: Any) -> None:
