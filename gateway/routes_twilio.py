@@ -207,5 +207,6 @@ async def transfer_result(request: Request) -> Response:
         return Response(twiml.hang_up(), media_type=XML)
     language = record.language if record is not None else "en"
     if record is not None:
-        record.end_reason = "transfer_unanswered"
+        record.end_reason = record.outcome = "transfer_unanswered"
+        services.spawn(record_call_end(services, record), "call-outcome")
     return Response(twiml.say(defaults.transfer_unanswered_for(language), language), media_type=XML)

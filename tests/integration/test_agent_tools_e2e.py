@@ -21,6 +21,7 @@ from sqlalchemy import select
 from backoffice.store.db import Database
 from backoffice.store.tables import contact_phones
 from gateway.standins.elevenlabs import CallTool, EndCall, Listen, Say, Script
+from gateway.standins.twilio_call import Callee
 from tests.backoffice.factories import make_account, make_contact, make_contact_phone
 from tests.integration.e2e import E2E, agent_options, caller, e2e
 from tests.integration.harness import ORG_A_KEY
@@ -296,3 +297,68 @@ async def test_an_inbound_call_is_matched_by_an_alternate_number(tmp_path: Path)
         assert response.json()["reason"] == "inbound_today"
         next_allowed = dt.datetime.fromisoformat(response.json()["next_allowed_at"])
         assert next_allowed.date() == dt.date(2026, 11, 19)
+
+
+HUMAN = "+34600000999"
+TRANSFER_CALL = Script(
+    language="en",
+    first_message="Hello {{debtor_first_name}}, this is {{org_name}}.",
+    steps=(
+        Listen("I want to talk to a person."),
+        CallTool(
+            "verify_identity",
+            {"document_last4": "1234"},
+            on_success="Thank you.",
+        ),
+        CallTool(
+            "transfer_to_human",
+            {"reason": "wants to discuss a payment plan with a person"},
+            on_success="I am transferring you to a colleague now.",
+        ),
+    ),
+)
+
+
+async def _transfer_call(rig: E2E, human_answers: str) -> tuple[Any, dict[str, Any], str]:
+    account = await debtor_account(rig)
+    patched = await rig.gw.http.patch(
+        "/api/org",
+        json={"calls": {"human_transfer_number": HUMAN}},
+        headers={"X-API-Key": ORG_A_KEY},
+    )
+    assert patched.status_code == 200, patched.text
+    rig.callee(DEBTOR, caller("I want to talk to a person."))
+    rig.twilio.callees[HUMAN] = Callee(answer=human_answers)  # type: ignore[arg-type]
+    placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+    twilio_call = await rig.call_end(placed["call_sid"], timeout_s=60)
+    record = await rig.ended_call(placed["call_ref"])
+    return twilio_call, record, account
+
+
+async def test_a_warm_transfer_briefs_the_person_then_connects_the_caller(
+    tmp_path: Path,
+) -> None:
+    async with e2e(tmp_path, options=agent_options(script=TRANSFER_CALL)) as rig:
+        twilio_call, record, account = await _transfer_call(rig, "answer")
+        assert twilio_call.transfers == [HUMAN]
+        assert twilio_call.dial_results == ["completed"]
+        [brief] = twilio_call.whispers
+        assert "verified debtor" in brief and "payment plan" in brief
+        assert "120" not in brief
+        assert record["outcome"] == "transferred"
+        detail = await _settled(rig, account)
+        assert detail["interactions"][0]["status"] == "transferred"
+
+
+async def test_an_unanswered_transfer_tells_the_caller_and_ends(tmp_path: Path) -> None:
+    async with e2e(tmp_path, options=agent_options(script=TRANSFER_CALL)) as rig:
+        twilio_call, _, account = await _transfer_call(rig, "no-answer")
+        assert twilio_call.dial_results == ["no-answer"]
+        assert twilio_call.whispers == []
+        assert any("no colleague is available" in text for text in twilio_call.says)
+        deadline = time.monotonic() + 5
+        while (await _settled(rig, account))["interactions"][0]["status"] == "transferred":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        detail = await _settled(rig, account)
+        assert detail["interactions"][0]["status"] == "transfer_unanswered"
