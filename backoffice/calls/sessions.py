@@ -88,8 +88,13 @@ async def open_session(
     language: str | None = None,
     candidates: list[dict[str, Any]] | None = None,
     status: str = "queued",
+    now: dt.datetime | None = None,
 ) -> CallSession:
-    """Create the session of a call, or return the existing one (a retried webhook)."""
+    """Create the session of a call, or return the existing one (a retried webhook).
+
+    ``now`` is the business clock (rules such as "no outbound call the day the debtor
+    called in" read ``created_at``); default: the wall clock.
+    """
     row = {
         "id": new_id(),
         "org_id": org_id,
@@ -105,7 +110,7 @@ async def open_session(
         "identity_state": UNVERIFIED,
         "identity_failures": 0,
         "status": status,
-        "created_at": utcnow(),
+        "created_at": now or utcnow(),
     }
     try:
         async with db.transaction() as conn:
