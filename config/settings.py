@@ -108,6 +108,22 @@ class Settings(StoreSettings):
     org_calls_per_second: float | None = Field(
         default=None, gt=0, description="Default per-organization limit of calls started a second."
     )
+    tool_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Shared secret ElevenLabs sends in X-Parley-Tool-Secret on server-tool webhooks; "
+            "unset refuses every server-tool webhook."
+        ),
+    )
+    elevenlabs_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret of the post-call webhook; unset refuses every post-call.",
+    )
+    post_call_sweep_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often calls left without analysis are fetched from ElevenLabs (0: never).",
+    )
 
     api_keys: str = Field(
         default="",

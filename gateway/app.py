@@ -6,6 +6,7 @@ and the lifespan closes them.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,14 +23,23 @@ from backoffice.orgs.bootstrap import bootstrap_keys
 from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
 from config.settings import Settings
-from gateway import routes_api, routes_live, routes_media, routes_twilio
+from gateway import (
+    routes_api,
+    routes_elevenlabs,
+    routes_live,
+    routes_media,
+    routes_tools,
+    routes_twilio,
+)
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
 from gateway.call_limits import CallLimiter, InProcessLimiter
 from gateway.call_limits_redis import RedisLimiter
 from gateway.calls import CallRegistry, InMemoryCallRegistry
 from gateway.calls_redis import RedisCallRegistry
+from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import EventBus, InProcessBus
 from gateway.live_redis import RedisBus
+from gateway.post_call_sweep import sweep_forever
 from gateway.prewarm import PrewarmPool
 from gateway.redis_link import RedisLink, RedisUnavailable, new_gateway_id
 from gateway.services import Services
@@ -78,6 +88,10 @@ def build_services(settings: Settings, database: Database) -> Services:
         tools=default_registry(settings.tool_timeout_s),
         signatures=TwilioSignatures(token, settings.public_url, settings.media_stream_url),
         database=database,
+        elevenlabs=ElevenLabsApi(
+            api_key.get_secret_value() if api_key is not None else None,
+            settings.elevenlabs_api_url,
+        ),
     )
 
 
@@ -139,6 +153,11 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         app.state.database = await open_database(settings)
         app.state.services = build_services(settings, app.state.database)
         app.state.services.start()
+        services = app.state.services
+        if settings.post_call_sweep_s > 0 and services.elevenlabs.has_key:
+            services.sweeper = asyncio.create_task(
+                sweep_forever(services, settings.post_call_sweep_s), name="post-call-sweep"
+            )
         if freeze_heap:
             gc.collect()
             gc.freeze()
@@ -155,6 +174,10 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     routes = [
         Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
+        Route("/twilio/whisper", routes_twilio.whisper, methods=["POST"]),
+        Route("/twilio/transfer", routes_twilio.transfer_result, methods=["POST"]),
+        Route("/tools/{name}", routes_tools.tool_webhook, methods=["POST"]),
+        Route("/elevenlabs/post-call", routes_elevenlabs.post_call, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         WebSocketRoute("/live", routes_live.live),
         Route("/health", health, methods=["GET"]),

@@ -24,6 +24,7 @@ from gateway.agent_session import AgentConnector
 from gateway.call_control import CallControl
 from gateway.call_limits import CallLimiter, InProcessLimiter
 from gateway.calls import CallRecord, CallRegistry
+from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import EventBus
 from gateway.metrics import GatewayMetrics
 from gateway.prewarm import PrewarmPool
@@ -68,6 +69,7 @@ class Services:
     tools: ToolRegistry
     signatures: TwilioSignatures
     database: Database
+    elevenlabs: ElevenLabsApi
     limits: CallLimiter = field(default_factory=InProcessLimiter)
     redis: RedisLink | None = None
     metrics: GatewayMetrics = field(init=False)
@@ -80,6 +82,7 @@ class Services:
     media_sockets: int = 0  # open Twilio media sockets, running a call or about to
     # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    sweeper: asyncio.Task[None] | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -153,6 +156,9 @@ class Services:
         self.control.start()
 
     async def aclose(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
         for runner in list(self.runners.values()):
             runner.request_hang_up("shutdown")
         await self.prewarm.close_all()
