@@ -3,8 +3,8 @@
 Two real ``parley serve`` processes, A and B, a real ``redis-server``, one PostgreSQL
 database, and both provider stand-ins. A path-routing balancer stands in front:
 Twilio's media sockets go to A; its TwiML requests and status callbacks go to B (so
-the prewarmed session B opens cannot be the one A uses); supervisors and operators
-talk to B. Then B is killed mid-call, and the balancer fails over to A; then A gets
+the prewarmed session B opens cannot be the one A uses); supervisors, operators and
+the agent's server-tool webhook talk to B. Then B is killed mid-call, and the balancer fails over to A; then A gets
 SIGTERM with a call in progress.
 """
 
@@ -60,6 +60,7 @@ LONG = script(
     Listen("Thank you."),
     EndCall(goodbye="Goodbye.", via="client"),
 )
+TOOL_SECRET = "tool-secret-for-tests-0001"
 CALLER_LINES = ("Yes, speaking.", "I can pay on Friday.", "Thank you.")
 
 
@@ -174,6 +175,7 @@ async def cluster(
         "PARLEY_CALL_TTL_S": "2",
         "PARLEY_DRAIN_TIMEOUT_S": "60",
         "PARLEY_LOG_LEVEL": "INFO",
+        "PARLEY_TOOL_SECRET": TOOL_SECRET,
     }
     a = GatewayProcess(tmp_path, 0, prewarm=True, name="gw-a", public_url=router.url, extra_env=env)
     b = GatewayProcess(tmp_path, 0, prewarm=True, name="gw-b", public_url=router.url, extra_env=env)
@@ -209,6 +211,15 @@ async def test_a_call_across_two_processes_then_losing_one_then_draining_the_oth
     ):
         call = await cluster.inbound_call("+15550201001")
         sid = call.sid
+        await cluster.streaming(sid)
+        # The agent's server-tool webhook lands on B while the call runs on A.
+        async with cluster.to(b) as api_b:
+            answer = await api_b.post(
+                "/tools/lookup_account",
+                json={"call_sid": sid},
+                headers={"X-Parley-Tool-Secret": TOOL_SECRET},
+            )
+        assert answer.status_code == 200 and answer.json()["reason"] == "no_account"
         ended = await cluster.twilio.wait_for_call_end(sid, 40)
         await poll_until(lambda: "call.ended" in on_b.types(sid), 10)
         await poll_until(lambda: "completed" in _statuses(on_b, sid), 10)
@@ -226,6 +237,11 @@ async def test_a_call_across_two_processes_then_losing_one_then_draining_the_oth
     ]:
         assert kinds.index(earlier) < kinds.index(later), kinds
     assert [e["data"]["text"] for e in seen_b if e["type"] == "caller"] == list(CALLER_LINES)
+    webhook = [e for e in seen_b if e["type"] == "tool_call" and e["data"].get("via") == "webhook"]
+    assert [e["data"]["name"] for e in webhook] == ["lookup_account"]
+    assert kinds.index("stream.started") < seen_b.index(webhook[0]) < kinds.index("call.ended")
+    results = [e for e in seen_b if e["type"] == "tool_result"]
+    assert any("no_account" in str(e["data"]["result"]) for e in results)
     assert "in-progress" in _statuses(on_b, sid), "status callbacks (on B) reach the same feed"
     assert other.types(sid) == [], "another organization sees none of it"
     assert ended.stream is not None and ended.stream.end_reason in ("stopped", "server-closed")
