@@ -4,8 +4,8 @@ Two real ``parley serve`` processes, A and B, a real ``redis-server``, one Postg
 database, and both provider stand-ins. A path-routing balancer stands in front:
 Twilio's media sockets go to A; its TwiML requests and status callbacks go to B (so
 the prewarmed session B opens cannot be the one A uses); supervisors, operators and
-the agent's server-tool webhook talk to B. Then B is killed mid-call, and the balancer fails over to A; then A gets
-SIGTERM with a call in progress.
+the agent's server-tool webhook talk to B. Then B is killed mid-call, and the balancer
+fails over to A; then A gets SIGTERM with a call in progress.
 """
 
 from __future__ import annotations
