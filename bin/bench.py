@@ -20,10 +20,12 @@ not gate), unless the benchmark itself could not run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from bin import bench_report
 from bin.bench_gateway import GatewayError
 from bin.bench_proc import PeerError
 from bin.bench_stage import StageSpec, run_stage
+from bin.local_postgres import PostgresServer
+from bin.local_redis import RedisServer
 
 FIND_MAX_P99_MS = 20.0
 
@@ -53,6 +57,8 @@ class BenchOptions:
     tool_calls: int = 20
     tool_seconds: float = 10.0
     tool_every_s: float = 1.0
+    processes: int = 1
+    supervisors: int = 0
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -123,16 +129,51 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
     report: dict[str, Any] = {"options": dataclasses.asdict(options)}
     with tempfile.TemporaryDirectory(prefix="parley-bench-") as tmp:
         workdir = Path(tmp)
-        _say(quiet, f"parley bench: {options.calls} calls x {options.seconds:g} s ...")
-        report["main"] = run_stage(
-            StageSpec(
-                options.calls,
-                options.seconds,
-                warmup_calls=options.warmup_calls,
-                pin=options.pin,
-            ),
-            workdir / "main",
-        )
+        with shared_backends(options.processes) as shared:
+            where = f" over {options.processes} gateway processes" if shared else ""
+            _say(quiet, f"parley bench: {options.calls} calls x {options.seconds:g} s{where} ...")
+            report["main"] = run_stage(
+                StageSpec(
+                    options.calls,
+                    options.seconds,
+                    warmup_calls=options.warmup_calls,
+                    pin=options.pin,
+                    processes=options.processes,
+                    shared=shared,
+                ),
+                workdir / "main",
+            )
+            report["single"] = None
+            if options.processes > 1:
+                _say(quiet, "parley bench: the same calls through one process, to compare ...")
+                report["single"] = run_stage(
+                    StageSpec(
+                        options.calls,
+                        options.seconds,
+                        warmup_calls=options.warmup_calls,
+                        pin=options.pin,
+                    ),
+                    workdir / "single",
+                )
+            report["fanout"] = None
+            if options.supervisors:
+                _say(
+                    quiet,
+                    f"parley bench: the same calls with {options.supervisors} supervisors"
+                    " watching every call ...",
+                )
+                report["fanout"] = run_stage(
+                    StageSpec(
+                        options.calls,
+                        options.seconds,
+                        warmup_calls=options.warmup_calls,
+                        pin=options.pin,
+                        processes=options.processes,
+                        supervisors=options.supervisors,
+                        shared=shared,
+                    ),
+                    workdir / "fanout",
+                )
         report["no_prewarm"] = None
         if options.prewarm_compare:
             _say(quiet, f"parley bench: {options.compare_calls} calls without prewarm ...")
@@ -168,6 +209,31 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
     return report
 
 
+@contextlib.contextmanager
+def shared_backends(processes: int) -> Iterator[tuple[tuple[str, str], ...]]:
+    """For several gateway processes: a local redis-server and PostgreSQL they share.
+
+    Both come from the system's packages (as in the tests), live only for the run, and
+    are stopped however it ends. One process needs neither (SQLite, in-process bus).
+    """
+    if processes == 1:
+        yield ()
+        return
+    redis = RedisServer()
+    postgres = PostgresServer()
+    try:
+        redis.start()
+        postgres.start()
+        yield (
+            ("PARLEY_REDIS_URL", redis.url),
+            ("PARLEY_DATABASE_URL", postgres.create_database()),
+        )
+    finally:
+        redis.stop()
+        with contextlib.suppress(Exception):
+            postgres.stop()
+
+
 def options_from(args: argparse.Namespace) -> BenchOptions:
     return BenchOptions(
         calls=args.calls,
@@ -178,12 +244,17 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         pin=not getattr(args, "no_pin", False),
         tool_calls=getattr(args, "tool_calls", 20),
         tool_seconds=getattr(args, "tool_seconds", 10.0),
+        processes=getattr(args, "processes", 1),
+        supervisors=getattr(args, "supervisors", 0),
     )
 
 
 def run_bench(args: argparse.Namespace) -> int:
     """``parley bench``: 0 once figures are printed (met or not), 1 if it could not run."""
     options = options_from(args)
+    if not 1 <= options.processes <= 8 or not 0 <= options.supervisors <= 1000:
+        print("parley bench: --processes must be 1..8 and --supervisors 0..1000", file=sys.stderr)
+        return 2
     if not 1 <= options.calls <= options.find_max_limit or options.seconds < 2:
         print(
             f"parley bench: --calls must be 1..{options.find_max_limit} and --seconds >= 2",

@@ -183,8 +183,13 @@ def render(report: dict[str, Any]) -> str:
         else "processes not pinned"
     )
     lines = [
-        f"parley bench: {run['calls']} concurrent inbound calls x {run['seconds']:g} s through one"
-        f" gateway process, ulaw_8000 pass-through, prewarm on",
+        f"parley bench: {run['calls']} concurrent inbound calls x {run['seconds']:g} s through"
+        + (
+            " one gateway process"
+            if run.get("processes", 1) == 1
+            else f" {run['processes']} gateway processes (Redis, PostgreSQL)"
+        )
+        + ", ulaw_8000 pass-through, prewarm on",
         f"  {run['cpus']} CPUs; {pin}; steady window {run['window_s']:.1f} s"
         f" (calls placed over {run['ramp_s']:.2f} s)",
         f"  calls: {main['calls']['completed']}/{main['calls']['placed']} completed,"
@@ -271,6 +276,7 @@ def render(report: dict[str, Any]) -> str:
         )
     if sessions["errors"]:
         lines.append("  call errors: " + "; ".join(sessions["errors"]))
+    lines += side_by_side(report)
     search = report.get("find_max")
     if search is not None:
         lines += ["", f"  find-max ({search['seconds']:g} s calls; pass = {search['criterion']})"]
@@ -297,3 +303,113 @@ def render(report: dict[str, Any]) -> str:
             f"   target {target['limit']}  {_verdict(target['pass'])}"
         )
     return "\n".join(lines)
+
+
+def _p99(figures: dict[str, Any], key: str) -> float:
+    return float(figures[key]["latency_ms"]["p99"])
+
+
+def side_by_side(report: dict[str, Any]) -> list[str]:
+    """The closing note of ``--processes`` / ``--supervisors``: the runs in columns."""
+    main, single, fanout = report["main"], report.get("single"), report.get("fanout")
+    if single is None and fanout is None:
+        return []
+    processes = main["run"].get("processes", 1)
+    columns: list[tuple[str, dict[str, Any]]] = []
+    if single is not None:
+        columns.append(("1 process", single))
+    columns.append((f"{processes} process" + ("es" if processes > 1 else ""), main))
+    if fanout is not None:
+        columns.append((f"+{fanout['run']['supervisors']} supervisors", fanout))
+
+    def row(label: str, values: list[str]) -> str:
+        return f"  {label:<36}" + "".join(f"{v:>18}" for v in values)
+
+    def ms(value: float) -> str:
+        return f"{value:.2f} ms"
+
+    lines = ["", row("side by side", [name for name, _ in columns])]
+    for label, key in (
+        ("added latency caller->agent p99", "caller_to_agent"),
+        ("added latency agent->caller p99", "agent_to_caller"),
+    ):
+        lines.append(row(label, [ms(_p99(f, key)) for _, f in columns]))
+    lines.append(
+        row(
+            "added latency p50 (both ways)",
+            [
+                f"{f['caller_to_agent']['latency_ms']['p50']:.2f}"
+                f"/{f['agent_to_caller']['latency_ms']['p50']:.2f}"
+                for _, f in columns
+            ],
+        )
+    )
+    lines.append(
+        row(
+            "start -> 1st agent frame p99",
+            [ms(f["start_to_first_agent_frame_ms"]["p99"]) for _, f in columns],
+        )
+    )
+    lines.append(
+        row(
+            "interruption -> clear p99",
+            [ms(f["interruption_to_clear_ms"]["p99"]) for _, f in columns],
+        )
+    )
+    lines.append(
+        row(
+            "frames dropped/reordered",
+            [
+                str(frame_faults(f["caller_to_agent"]) + frame_faults(f["agent_to_caller"]))
+                for _, f in columns
+            ],
+        )
+    )
+    lines.append(
+        row(
+            "calls completed",
+            [f"{f['calls']['completed']}/{f['calls']['placed']}" for _, f in columns],
+        )
+    )
+    lines.append(
+        row(
+            "gateway CPU per call-second",
+            [f"{f['gateway']['cpu_ms_per_call_second']:.2f} ms" for _, f in columns],
+        )
+    )
+    lines.append(
+        row(
+            "gateway memory per call",
+            [f"{f['gateway']['memory_per_call_kb']:.0f} KB" for _, f in columns],
+        )
+    )
+    lines.append(
+        row(
+            "whole machine CPU (others)",
+            [
+                f"{f['load']['machine_cpu_percent']:.0f}%"
+                f" ({f['load']['other_processes_cpu_percent']:.0f}%)"
+                for _, f in columns
+            ],
+        )
+    )
+    if fanout is not None and fanout.get("live"):
+        live = fanout["live"]
+        added = [
+            _p99(fanout, key) - _p99(main, key) for key in ("caller_to_agent", "agent_to_caller")
+        ]
+        lines += [
+            f"  live fan-out: {live['supervisors']} supervisors each received"
+            f" {live['events_per_supervisor_min']}..{live['events_per_supervisor_max']} events,"
+            f" {live['out_of_order']} out of order, delivery p50"
+            f" {live['delivery_ms']['p50']:.1f} ms / p99 {live['delivery_ms']['p99']:.1f} ms"
+            f" (publish to supervisor);",
+            f"  added p99 with them watching: caller->agent {added[0]:+.2f} ms,"
+            f" agent->caller {added[1]:+.2f} ms"
+            + (
+                f"; live peer {fanout['load']['live_peer_cpu_percent']:.0f} % of one core"
+                if fanout["load"].get("live_peer_cpu_percent")
+                else ""
+            ),
+        ]
+    return lines

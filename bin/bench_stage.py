@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import psutil
 
-from bin import bench_agent, bench_twilio
+from bin import bench_agent, bench_live, bench_twilio
 from bin.bench_cpu import CpuWindow
 from bin.bench_gateway import ACCOUNT_SID, AUTH_TOKEN, BENCH_KEY, GatewayError, GatewayProcess
 from bin.bench_merge import merge
@@ -45,6 +45,25 @@ class StageSpec:
     #: Each call makes a client tool call this often (None: none); the bench organization
     #: then gets one account per bench caller number, so every call is a matched debtor.
     tool_every_s: float | None = None
+    #: Gateway processes behind one public URL; more than one needs ``shared``.
+    processes: int = 1
+    #: ``WS /live`` supervisors watching every call (spread over the processes).
+    supervisors: int = 0
+    #: ``PARLEY_*`` settings every gateway of the stage shares (Redis, PostgreSQL).
+    shared: tuple[tuple[str, str], ...] = ()
+
+
+def gateway_cpu_plan(pin: bool, processes: int) -> tuple[list[list[int]], list[int]] | None:
+    """(CPUs of each gateway, CPUs of the peers); None when there are too few to pin."""
+    if processes == 1:
+        plan = cpu_plan(pin)
+        return None if plan is None else ([plan[0]], plan[1])
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < processes + 1:
+        return None
+    return [[c] for c in cpus[-processes:]], cpus[:-processes]
 
 
 def cpu_plan(pin: bool) -> tuple[list[int], list[int]] | None:
@@ -96,19 +115,34 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
     spacing = min(SPACING_S, MAX_RAMP_S / max(spec.calls, 1))
     ramp = spacing * spec.calls
     lifetime = 120.0 + spec.warmup_seconds + spec.seconds + ramp
-    plan = cpu_plan(spec.pin)
+    plan = gateway_cpu_plan(spec.pin, spec.processes)
     gateway_cpus, peer_cpus = plan if plan is not None else (None, None)
-    agent = gateway = twilio = None
+    agent = twilio = live = None
+    gateways: list[GatewayProcess] = []
     try:
         agent = Peer("bench-agent-peer", bench_agent.main, lifetime)
         _pin(agent.pid, peer_cpus)
         agent_port = agent.request(bench_agent.PortQuery(), 30)
-        gateway = GatewayProcess(workdir, agent_port, prewarm=spec.prewarm)
-        gateway.start()
-        _pin(gateway.pid, gateway_cpus)
-        config = bench_twilio.TwilioConfig(gateway.url, ACCOUNT_SID, AUTH_TOKEN)
+        shared = dict(spec.shared)
+        public_url: str | None = None
+        for n in range(spec.processes):
+            name = "gateway" if spec.processes == 1 else f"gateway-{n}"
+            gateway = GatewayProcess(
+                workdir, agent_port, prewarm=spec.prewarm, name=name, extra_env=shared
+            )
+            if spec.processes > 1:
+                # Every process answers for one public URL (the balancer's); the Twilio
+                # peer sends each call to one process, signed for that URL.
+                public_url = public_url or gateway.url
+                gateway.public_url = public_url
+            gateways.append(gateway)
+            gateway.start()  # one after the other: the first migrates the database
+            _pin(gateway.pid, gateway_cpus[n] if gateway_cpus else None)
+        first = gateways[0]
+        targets = tuple(g.url for g in gateways) if spec.processes > 1 else ()
+        config = bench_twilio.TwilioConfig(first.url, ACCOUNT_SID, AUTH_TOKEN, targets)
         if spec.tool_every_s:
-            seed_accounts(gateway.url, spec.calls + spec.warmup_calls)
+            seed_accounts(first.url, spec.calls + spec.warmup_calls)
         twilio = Peer("bench-twilio-peer", bench_twilio.main, config, lifetime)
         _pin(twilio.pid, peer_cpus)
         nonce = secrets.randbits(64)
@@ -119,18 +153,25 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
                 10,
             )
             run = bench_twilio.Run(
-                spec.warmup_calls,
+                spec.warmup_calls * spec.processes,
                 spec.warmup_seconds,
                 time.monotonic_ns() + int(LEAD_S * 1e9),
                 int(spacing * 1e9),
                 nonce ^ 1,
             )
             twilio.request(run, 60 + spec.warmup_seconds)
-            agent.request(bench_agent.Collect(spec.warmup_calls, 1.5), 20)
+            agent.request(bench_agent.Collect(spec.warmup_calls * spec.processes, 1.5), 20)
             time.sleep(0.5)  # let the warm-up calls' recordings be written
 
-        gw_process = gateway.process()
-        rss_before = gw_process.memory_info().rss
+        if spec.supervisors:
+            live = Peer("bench-live-peer", bench_live.main, lifetime)
+            _pin(live.pid, peer_cpus)
+            urls = tuple(g.url for g in gateways)
+            live.request(bench_live.Watch(urls, BENCH_KEY, spec.supervisors), 30)
+            time.sleep(0.5)  # every process subscribed (in Redis too) before the calls
+
+        gw_processes = {f"gateway-{n}": g.process() for n, g in enumerate(gateways)}
+        rss_before = sum(p.memory_info().rss for p in gw_processes.values())
         agent.request(
             bench_agent.Expect(spec.seconds, spec.interrupt_every_s, spec.tool_every_s), 10
         )
@@ -138,67 +179,76 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         twilio.send(
             bench_twilio.Run(spec.calls, spec.seconds, int(begin * 1e9), int(spacing * 1e9), nonce)
         )
-        window = CpuWindow(
-            {
-                "gateway": gw_process,
-                "twilio": psutil.Process(twilio.pid),
-                "agent": psutil.Process(agent.pid),
-            }
-        )
+        watched = {**gw_processes, "twilio": psutil.Process(twilio.pid)}
+        watched["agent"] = psutil.Process(agent.pid)
+        if live is not None:
+            watched["live"] = psutil.Process(live.pid)
+        window = CpuWindow(watched)
         w0, w1 = begin + ramp + 1.0, begin + spec.seconds - 0.3
         if w1 - w0 < 0.5:
             w0, w1 = begin + ramp, begin + spec.seconds
+
+        def rss() -> int:
+            return sum(p.memory_info().rss for p in gw_processes.values())
+
         _sleep_until(w0)
         window.begin()
-        rss_early = gw_process.memory_info().rss
+        rss_early = rss()
         _sleep_until((w0 + w1) / 2)
-        rss_steady = gw_process.memory_info().rss
+        rss_steady = rss()
         _sleep_until(w1)
         window.end()
-        rss_late = gw_process.memory_info().rss
+        rss_late = rss()
 
         wait = begin - time.monotonic() + ramp + spec.seconds + 60
         twilio_report = twilio.reply(wait)
         agent_report = agent.request(bench_agent.Collect(spec.calls, 1.5), 30)
-        gateway_alive = gateway.alive()
+        live_report = live.request(bench_live.Report(), 30) if live is not None else None
+        gateway_alive = all(g.alive() for g in gateways)
         figures = merge(twilio_report, agent_report)
     finally:
-        for peer in (twilio, agent):
+        for peer in (twilio, agent, live):
             if peer is not None:
                 peer.stop()
-        if gateway is not None:
+        for gateway in gateways:
             gateway.stop()
 
-    pid = gateway.pid
+    pids = [g.pid for g in gateways]
     call_seconds = spec.calls * window.seconds
+    gateway_cpu = sum(window.cpu(name) for name in gw_processes)
     figures["run"] = {
         "calls": spec.calls,
         "seconds": spec.seconds,
         "prewarm": spec.prewarm,
+        "processes": spec.processes,
+        "supervisors": spec.supervisors,
         "ramp_s": round(ramp, 3),
         "window_s": round(window.seconds, 3),
         "cpus": os.cpu_count() or 0,
-        "gateway_cpus": gateway_cpus or "any",
+        "gateway_cpus": [c for cpus in gateway_cpus for c in cpus] if gateway_cpus else "any",
         "peer_cpus": peer_cpus or "any",
     }
     figures["gateway"] = {
-        "pid": pid,
+        "pid": pids[0],
+        "pids": pids,
         "alive_until_the_end": gateway_alive,
-        "gone_after": not psutil.pid_exists(pid),
-        "cpu_percent": round(window.percent("gateway"), 1),
-        "cpu_ms_per_call_second": round(1000 * window.cpu("gateway") / max(call_seconds, 1e-9), 3),
+        "gone_after": not any(psutil.pid_exists(pid) for pid in pids),
+        "cpu_percent": round(sum(window.percent(name) for name in gw_processes), 1),
+        "cpu_ms_per_call_second": round(1000 * gateway_cpu / max(call_seconds, 1e-9), 3),
         "rss_before_mb": round(rss_before / MB, 1),
         "rss_steady_mb": round(rss_steady / MB, 1),
         "memory_per_call_kb": round((rss_steady - rss_before) / 1024 / max(spec.calls, 1), 1),
         "memory_growth_kb_per_call_second": round(
             (rss_late - rss_early) / 1024 / max(call_seconds, 1e-9), 2
         ),
-        "log_tail": "" if gateway_alive else gateway.log_tail(),
+        "log_tail": "" if gateway_alive else "\n".join(g.log_tail() for g in gateways),
     }
     figures["load"] = {
         "twilio_peer_cpu_percent": round(window.percent("twilio"), 1),
         "agent_peer_cpu_percent": round(window.percent("agent"), 1),
+        "live_peer_cpu_percent": round(window.percent("live"), 1) if live is not None else 0.0,
         "machine_cpu_percent": round(window.machine_percent, 1),
         "other_processes_cpu_percent": round(window.others_percent, 1),
     }
+    figures["live"] = live_report
     return figures

@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import orjson
@@ -51,6 +52,10 @@ class TwilioConfig:
     base_url: str  # the gateway's PARLEY_PUBLIC_URL
     account_sid: str
     auth_token: str
+    #: Several gateway processes behind one public URL: call ``i`` goes to
+    #: ``targets[i % len(targets)]`` (its TwiML request and its media socket alike, as
+    #: a balancer with per-call affinity does); requests stay signed for ``base_url``.
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ class TwilioPeer:
                 url, parameters = await self._twiml(rec)
                 signature = self.validator.compute_signature(url, {})
                 ws = await connect(
-                    url,
+                    self._routed(rec, url),
                     additional_headers={"X-Twilio-Signature": signature},
                     compression=None,
                     ping_interval=None,
@@ -305,7 +310,7 @@ class TwilioPeer:
         }
         signature = self.validator.compute_signature(self.voice_url, form)
         response = await self.http.post(
-            self.voice_url, data=form, headers={"X-Twilio-Signature": signature}
+            self._routed(rec, self.voice_url), data=form, headers={"X-Twilio-Signature": signature}
         )
         if response.status_code != 200:
             raise RuntimeError(f"POST /twilio/voice answered {response.status_code}")
@@ -315,6 +320,15 @@ class TwilioPeer:
             raise RuntimeError("TwiML has no <Connect><Stream url>")
         parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
         return str(stream.get("url")), parameters
+
+    def _routed(self, rec: TwilioCall, public: str) -> str:
+        """Where a request signed for ``public`` is really sent (the call's process)."""
+        targets = self.config.targets
+        if not targets:
+            return public
+        parts = urlsplit(public)
+        target = urlsplit(targets[rec.index % len(targets)])
+        return urlunsplit(parts._replace(netloc=target.netloc))
 
     async def _read(self, line: _Line) -> None:
         rec = line.rec

@@ -85,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print the report as JSON")
     bench.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="gateway processes sharing a local redis-server and PostgreSQL (compared with one)",
+    )
+    bench.add_argument(
+        "--supervisors",
+        type=int,
+        default=0,
+        help="also run the calls with this many WS /live supervisors watching every call",
+    )
+    bench.add_argument(
         "--no-prewarm-compare",
         action="store_true",
         help="skip the short second run without prewarm",

@@ -159,7 +159,11 @@ class CallRegistry(Protocol):
     async def active(self, org_id: str) -> list[CallRecord]: ...
     async def issue_stream_token(self, record: CallRecord, ttl_s: float) -> str: ...
     async def redeem_stream_token(self, call_sid: str, token: str) -> CallRecord | None:
-        """The call, once, for its right unexpired token; None otherwise (token spent)."""
+        """The call, once, for its right unexpired token; None otherwise (token spent).
+
+        The call is claimed for this process as it is redeemed (see :meth:`claim`): the
+        media socket that redeems the token is the one that runs the call.
+        """
         ...
 
     def start(self) -> None: ...
@@ -214,6 +218,7 @@ class InMemoryCallRegistry:
         record = self._by_sid.get(call_sid)
         if record is None or not record.redeem_stream_token(token, time.monotonic()):
             return None
+        record.owner = self.gateway_id
         return record
 
     def start(self) -> None:

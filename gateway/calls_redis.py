@@ -21,7 +21,6 @@ Theory of operation:
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -62,6 +61,22 @@ return drop
 """
 
 
+# KEYS: token, sid index. ARGV: the presented token's digest, key prefix, this process
+# (as stored: JSON). Spends the token either way; on a match, claims the call for this
+# process and returns its hash. One round trip where the stream start waits on it.
+_REDEEM = """
+local stored = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+if not stored or stored ~= ARGV[1] then return false end
+local ref = redis.call('GET', KEYS[2])
+if not ref then return false end
+local key = ARGV[2] .. 'call:' .. ref
+if redis.call('EXISTS', key) == 0 then return false end
+redis.call('HSET', key, 'owner', ARGV[3])
+return redis.call('HGETALL', key)
+"""
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -77,6 +92,7 @@ class RedisCallRegistry:
         self.heartbeat_s = live_ttl_s / 4
         self._kept: set[str] = set()
         self._heartbeat = link.client.register_script(_HEARTBEAT)
+        self._redeem = link.client.register_script(_REDEEM)
         self._me = orjson.dumps(self.gateway_id)
 
     # ------------------------------------------------------------------ keys
@@ -202,12 +218,16 @@ class RedisCallRegistry:
         return token
 
     async def redeem_stream_token(self, call_sid: str, token: str) -> CallRecord | None:
-        stored = await self._link.call(
-            "calls.redeem", self._link.client.getdel(self._token(call_sid))
-        )
-        if stored is None or not hmac.compare_digest(stored.decode(), _digest(token)):
+        keys = [self._token(call_sid), self._sid(call_sid)]
+        args: list[str | bytes] = [_digest(token), self._link.prefix, self._me]
+        flat = await self._link.call("calls.redeem", self._redeem(keys=keys, args=args))
+        if not flat:
             return None
-        return await self.by_sid(call_sid)
+        raw = dict(zip(flat[::2], flat[1::2], strict=True))
+        record = _decoded(raw, call_sid)
+        if record is not None:
+            self._kept.add(record.call_ref)
+        return record
 
     # ------------------------------------------------------------- liveness
     def start(self) -> None:

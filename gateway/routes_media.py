@@ -71,8 +71,6 @@ async def _serve_stream(services: Services, receive: Receive, send: Send) -> Non
     token = start.custom_parameters.get("stream_token", "")
     try:
         record = await services.calls.redeem_stream_token(start.call_sid, token)
-        if record is not None:
-            await services.calls.claim(record)
     except RedisUnavailable:
         log.error("twilio.stream_registry_unavailable", call_sid=start.call_sid[:64])
         services.prewarm.discard(start.call_sid)

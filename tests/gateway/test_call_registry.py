@@ -143,6 +143,8 @@ async def test_the_stream_token_is_redeemed_once_on_any_process(backend: Backend
     assert [r is not None for r in results].count(True) == 1
     redeemed = next(r for r in results if r is not None)
     assert redeemed.call_ref == "ref_1"
+    stored = await registry.by_sid("CA1")
+    assert stored is not None and stored.owner == redeemed.owner != "", "claimed by the redeemer"
 
 
 async def test_the_stream_token_expires(backend: Backend) -> None:
