@@ -77,6 +77,17 @@ return redis.call('HGETALL', key)
 """
 
 
+# KEYS: the call's hash. ARGV: n, then n field/value pairs to write, then every field/value
+# pair of the record. A hash Redis lost (restarted without its data) is written whole.
+_SAVE = """
+local n = tonumber(ARGV[1])
+local from, to = 2, 1 + 2 * n
+if redis.call('EXISTS', KEYS[1]) == 0 then from, to = 2 + 2 * n, #ARGV end
+for i = from, to, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return to - from
+"""
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -93,6 +104,7 @@ class RedisCallRegistry:
         self._kept: set[str] = set()
         self._heartbeat = link.client.register_script(_HEARTBEAT)
         self._redeem = link.client.register_script(_REDEEM)
+        self._save = link.client.register_script(_SAVE)
         self._me = orjson.dumps(self.gateway_id)
 
     # ------------------------------------------------------------------ keys
@@ -113,6 +125,10 @@ class RedisCallRegistry:
         """Queue the fields' HSET and the call's expiry/index for its current state."""
         key = self._call(record.call_ref)
         pipe.hset(key, mapping=call_codec.encode(record, fields))  # type: ignore[arg-type]
+        self._index(pipe, record)
+
+    def _index(self, pipe: Pipeline, record: CallRecord) -> None:
+        key = self._call(record.call_ref)
         ttl = self._live_ms if record.active else self._retain_ms
         pipe.pexpire(key, ttl)
         if record.call_sid:
@@ -131,8 +147,14 @@ class RedisCallRegistry:
             self._kept.add(record.call_ref)
 
     async def save(self, record: CallRecord, *fields: str) -> None:
+        chosen = fields or call_codec.FIELDS
+        args: list[str | bytes | int] = [len(chosen)]
+        for part in (call_codec.encode(record, chosen), call_codec.encode(record)):
+            for name, value in part.items():
+                args += [name, value]
         async with self._link.client.pipeline(transaction=True) as pipe:
-            self._write(pipe, record, fields or call_codec.FIELDS)
+            await self._save(keys=[self._call(record.call_ref)], args=args, client=pipe)
+            self._index(pipe, record)
             await self._link.call("calls.save", pipe.execute())
 
     async def update(self, record: CallRecord, change: Callable[[CallRecord], T]) -> T:

@@ -29,6 +29,10 @@ class OrganizationOut(BaseModel):
     contact_days: list[str]
     credential_mode: str
     calls: dict[str, Any] = Field(description="The call rules in effect (defaults filled in).")
+    limits: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The organization's own call limits (unset: the deployment's defaults).",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -83,6 +87,13 @@ class OrganizationPatch(BaseModel):
             "opening mode, voices, transfer number, system of record..."
         ),
     )
+    limits: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Call limits to change (merged; null unsets one): max_concurrent_calls, "
+            "calls_per_second. They hold across every gateway process."
+        ),
+    )
 
 
 @api.route(
@@ -109,13 +120,19 @@ async def get_org(call: Call) -> OrganizationOut:
     response=OrganizationOut,
 )
 async def update_org(call: Call) -> OrganizationOut:
-    changes = call.body.model_dump(exclude_none=True)
-    calls_patch = changes.pop("calls", None)
-    if calls_patch is not None:
+    # Unset fields and top-level nulls change nothing; a null inside ``calls`` or
+    # ``limits`` unsets that rule (back to the default).
+    sent = call.body.model_dump(exclude_unset=True)
+    changes = {name: value for name, value in sent.items() if value is not None}
+    patches = {name: changes.pop(name) for name in ("calls", "limits") if name in changes}
+    if patches:
         async with call.db.read() as conn:
             current = await service.get_organization(conn, call.org_id)
-        calls = {**(current.settings.get("calls") or {}), **calls_patch}
-        changes["settings"] = {**current.settings, "calls": calls}
+        settings = dict(current.settings)
+        for name, patch in patches.items():
+            merged = {**(settings.get(name) or {}), **patch}
+            settings[name] = {k: v for k, v in merged.items() if v is not None}
+        changes["settings"] = settings
     try:
         org = await service.update_organization(call.db, call.org_id, changes, actor=call.actor)
     except ValidationError as exc:
@@ -136,6 +153,7 @@ def _org_out(org: Organization) -> OrganizationOut:
         contact_days=[DAYS[d] for d in sorted(org.contact_days)],
         credential_mode=org.credential_mode,
         calls=policy_of(org.settings).model_dump(mode="json"),
+        limits=dict(org.settings.get("limits") or {}),
     )
 
 
