@@ -19,7 +19,6 @@ from bin import bench_report
 from bin.cli import main
 from tests.system_tools import require_tool
 
-
 # Three runs of gateways, Redis and PostgreSQL starting up, on a shared machine.
 pytestmark = pytest.mark.timeout(480)
 
