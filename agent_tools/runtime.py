@@ -101,6 +101,7 @@ class ToolRuntime:
                 parameters=parameters,
                 work=work,
                 wait_s=tool.timeout_s or self.registry.default_timeout_s,
+                atomic=scope.records.kind == "builtin",
             )
         except Exception:
             log.exception("tool.ledger_failed", tool=name, call_sid=call_sid, org_id=org_id)

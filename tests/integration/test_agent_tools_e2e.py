@@ -234,7 +234,8 @@ async def test_a_wrong_person_gives_a_number_and_learns_nothing(tmp_path: Path) 
         lookup = next(r for r in conv.tool_calls if r.tool_name == "lookup_account")
         assert "identity_not_verified" in (lookup.result or "")
         said = " ".join(turn.text for turn in conv.agent_turns)
-        assert "120" not in said and "120" not in (lookup.result or "")
+        for amount in ("120.50", "120,50"):
+            assert amount not in said and amount not in (lookup.result or "")
 
         detail = await _settled(rig, account)
         assert detail["status"] == "pending_contact"
@@ -344,7 +345,7 @@ async def test_a_warm_transfer_briefs_the_person_then_connects_the_caller(
         assert twilio_call.dial_results == ["completed"]
         [brief] = twilio_call.whispers
         assert "verified debtor" in brief and "payment plan" in brief
-        assert "120" not in brief
+        assert "120.50" not in brief and "€" not in brief
         assert record["outcome"] == "transferred"
         detail = await _settled(rig, account)
         assert detail["interactions"][0]["status"] == "transferred"
