@@ -19,14 +19,18 @@ Typical use::
     await agent.stop()
 """
 
-from gateway.standins.elevenlabs.options import AgentOptions
+from gateway.standins.elevenlabs.options import AgentOptions, PostCallWebhook
+from gateway.standins.elevenlabs.post_call import SIGNATURE_HEADER, Delivery, sign
 from gateway.standins.elevenlabs.records import (
     AgentTurnRecord,
     ConversationRecord,
     PongRecord,
     ToolCallRecord,
+    TranscriptEntry,
+    WebhookCallRecord,
 )
 from gateway.standins.elevenlabs.script import (
+    Analysis,
     CallTool,
     EndCall,
     Listen,
@@ -38,17 +42,24 @@ from gateway.standins.elevenlabs.script import (
 from gateway.standins.elevenlabs.server import ElevenLabsStandIn
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "AgentOptions",
     "AgentTurnRecord",
+    "Analysis",
     "CallTool",
     "ConversationRecord",
+    "Delivery",
     "ElevenLabsStandIn",
     "EndCall",
     "Listen",
     "PongRecord",
+    "PostCallWebhook",
     "Say",
     "Script",
     "Step",
     "ToolCallRecord",
+    "TranscriptEntry",
+    "WebhookCallRecord",
     "default_script",
+    "sign",
 ]
