@@ -22,7 +22,6 @@ from gateway.standins.elevenlabs import (
     ElevenLabsStandIn,
     EndCall,
     Listen,
-    Say,
     Script,
 )
 from tests.standins.el_peer import peer
@@ -152,11 +151,11 @@ async def test_agents_create_get_patch_list_delete_through_the_sdk() -> None:
 async def test_bad_agent_bodies_are_refused_with_the_field(
     body: dict[str, Any], loc: list[Any], words: str
 ) -> None:
-    async with ElevenLabsStandIn(AgentOptions(api_key=KEY)) as standin:
-        async with httpx.AsyncClient(base_url=standin.base_url) as http:
-            answer = await http.post(
-                "/v1/convai/agents/create", json=body, headers={"xi-api-key": KEY}
-            )
+    async with (
+        ElevenLabsStandIn(AgentOptions(api_key=KEY)) as standin,
+        httpx.AsyncClient(base_url=standin.base_url) as http,
+    ):
+        answer = await http.post("/v1/convai/agents/create", json=body, headers={"xi-api-key": KEY})
     assert answer.status_code == 422
     matching = [e for e in answer.json()["detail"] if e["loc"] == loc]
     assert matching, answer.json()
@@ -165,16 +164,17 @@ async def test_bad_agent_bodies_are_refused_with_the_field(
 
 
 async def test_rest_needs_the_api_key_and_answers_json_errors() -> None:
-    async with ElevenLabsStandIn(AgentOptions(api_key=KEY)) as standin:
-        async with httpx.AsyncClient(base_url=standin.base_url) as http:
-            missing = await http.get("/v1/convai/agents")
-            wrong = await http.get("/v1/convai/agents", headers={"xi-api-key": "nope"})
-            not_json = await http.post(
-                "/v1/convai/agents/create", content=b"{", headers={"xi-api-key": KEY}
-            )
-            unknown = await http.patch(
-                "/v1/convai/agents/agent_x", json={}, headers={"xi-api-key": KEY}
-            )
+    async with (
+        ElevenLabsStandIn(AgentOptions(api_key=KEY)) as standin,
+        httpx.AsyncClient(base_url=standin.base_url) as http,
+    ):
+        missing = await http.get("/v1/convai/agents")
+        wrong = await http.get("/v1/convai/agents", headers={"xi-api-key": "nope"})
+        not_json = await http.post(
+            "/v1/convai/agents/create", content=b"{", headers={"xi-api-key": KEY}
+        )
+        headers = {"xi-api-key": KEY}
+        unknown = await http.patch("/v1/convai/agents/agent_x", json={}, headers=headers)
     assert (missing.status_code, missing.json()["detail"]["status"]) == (401, "needs_authorization")
     assert (wrong.status_code, wrong.json()["detail"]["status"]) == (401, "invalid_api_key")
     assert not_json.status_code == 422

@@ -6,6 +6,7 @@ from typing import Any
 
 import httpx
 import orjson
+import pytest
 
 from gateway.standins.elevenlabs import (
     AgentOptions,
@@ -210,12 +211,8 @@ def test_path_query_and_form_bodies_are_built_from_their_schemas() -> None:
     assert request.dropped == ["skipped"]
     missing_env = {**tool, "api_schema": {**tool["api_schema"],  # type: ignore[dict-item]
                                           "request_headers": {"X": {"env_var_label": "nope"}}}}
-    try:
+    with pytest.raises(WebhookConfigError, match="unknown environment variable 'nope'"):
         build_request(missing_env, {}, {"account_id": "a"}, lambda _: None, {})
-    except WebhookConfigError as exc:
-        assert "unknown environment variable 'nope'" in str(exc)
-    else:
-        raise AssertionError("an unknown env var must be refused")
 
 
 async def test_a_stored_agents_tools_decide_how_each_call_runs() -> None:
