@@ -169,11 +169,14 @@ def _description(prop: Mapping[str, Any], path: str) -> str:
     return " ".join([text, *hints])
 
 
+def _num(value: Any) -> Any:
+    """``0.0`` -> ``0``: bounds read as people write them."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _range(prop: Mapping[str, Any]) -> list[str]:
-    low = prop.get("minimum")
-    high = prop.get("maximum")
-    above = prop.get("exclusiveMinimum")
-    below = prop.get("exclusiveMaximum")
+    low, high = _num(prop.get("minimum")), _num(prop.get("maximum"))
+    above, below = _num(prop.get("exclusiveMinimum")), _num(prop.get("exclusiveMaximum"))
     if low is not None and high is not None:
         return [f"From {low} to {high}."]
     parts = []
