@@ -22,27 +22,22 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, Literal, TextIO
 
-import httpx
-from elevenlabs import AsyncElevenLabs
-from elevenlabs.core.api_error import ApiError
-from elevenlabs.types import AgentPlatformSettingsRequestModel, ConversationalConfig
-
-from agent_tools.catalog import default_registry
 from config.logging import configure_logging
 from config.settings import AgentSyncSettings, SettingsError, load_agent_sync_settings
-from gateway.agent_config import (
-    AGENT_NAME,
-    TOOL_SECRET_NAME,
-    AgentDefinition,
-    ToolMode,
-    build_agent_definition,
-)
-from gateway.agent_tool_schema import SchemaError
+
+if TYPE_CHECKING:  # the SDK takes seconds to import: only ``agent sync`` pays for it
+    from elevenlabs import AsyncElevenLabs
+
+    from gateway.agent_config import AgentDefinition
+
+ToolMode = Literal["client", "webhook"]
+AGENT_NAME = "parley collections"
+TOOL_SECRET_NAME = "parley_tool_secret"  # noqa: S105 - a secret's name (as in agent_config)
 
 Json = dict[str, Any]
-Build = Callable[[str | None], AgentDefinition]
+Build = Callable[[str | None], "AgentDefinition"]
 #: Stands for the workspace secret's id in a dry run (it is known only once stored).
 DRY_RUN_SECRET_ID = f"<secret_id of {TOOL_SECRET_NAME}>"
 SDK_TIMEOUT_S = 30.0
@@ -82,6 +77,13 @@ class SyncResult:
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    import httpx
+    from elevenlabs.core.api_error import ApiError
+
+    from agent_tools.catalog import default_registry
+    from gateway.agent_config import build_agent_definition
+    from gateway.agent_tool_schema import SchemaError
+
     out = out or sys.stdout
     try:
         settings = load_agent_sync_settings()
@@ -155,6 +157,8 @@ def dry_run(settings: AgentSyncSettings, mode: ToolMode, definition: Build) -> J
 async def sync_with_settings(
     settings: AgentSyncSettings, mode: ToolMode, definition: Build
 ) -> SyncResult:
+    from elevenlabs import AsyncElevenLabs
+
     assert settings.elevenlabs_api_key is not None
     client = AsyncElevenLabs(
         api_key=settings.elevenlabs_api_key.get_secret_value(),
@@ -186,6 +190,8 @@ async def sync_agent(
         ApiError: ElevenLabs refused a request (401 bad key, 404 unknown agent, 422...).
         httpx.HTTPError: ElevenLabs could not be reached.
     """
+    from elevenlabs.types import AgentPlatformSettingsRequestModel, ConversationalConfig
+
     secret_id = await _store_secret(client, tool_secret) if tool_secret is not None else None
     agent = definition(secret_id)
     config = ConversationalConfig.model_validate(agent.conversation_config)
@@ -239,7 +245,7 @@ def _missing(settings: AgentSyncSettings, mode: ToolMode, *, dry_run: bool) -> l
     return problems
 
 
-def _api_error(exc: ApiError, settings: AgentSyncSettings) -> str:
+def _api_error(exc: Any, settings: AgentSyncSettings) -> str:
     detail = exc.body.get("detail", exc.body) if isinstance(exc.body, dict) else exc.body
     text = f"HTTP {exc.status_code}: {json.dumps(detail, ensure_ascii=False)}"
     if exc.status_code == 404 and settings.elevenlabs_agent_id:
