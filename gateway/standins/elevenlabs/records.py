@@ -152,7 +152,7 @@ class ConversationRecord:
         """``initiated``, ``in-progress``, ``processing``, ``done`` or ``failed``."""
         if self.closed_at is None:
             return "in-progress" if self.init is not None else "initiated"
-        if self.failed:
+        if self.failed or self.init is None:
             return "failed"
         return "done" if self.analysis_ready else "processing"
 
