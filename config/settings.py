@@ -119,10 +119,6 @@ class Settings(StoreSettings):
     prewarm_timeout_s: PositiveSeconds = 30.0
     stream_token_ttl_s: PositiveSeconds = 120.0
     tool_timeout_s: PositiveSeconds = 8.0
-    tool_secret: SecretStr | None = Field(
-        default=None,
-        description="Shared secret ElevenLabs sends in X-Parley-Tool-Secret to POST /tools/{name}.",
-    )
     end_call_max_wait_s: PositiveSeconds = 15.0
     agent_connect_timeout_s: PositiveSeconds = 5.0
     voicemail_message: str = (

@@ -52,16 +52,15 @@ AUDIO_FORMAT = "ulaw_8000"
 
 #: Dynamic variables the prompt uses, with the placeholder the agent stores for each
 #: (shown in the ElevenLabs dashboard's tests). The gateway must send them all.
+#: They are the ones every call carries, known caller or not (the account's amounts and
+#: dates are not among them: the agent learns those from ``lookup_account`` once the
+#: identity is verified, so nothing about the debt is in its context before that).
 PROMPT_VARIABLES: dict[str, str] = {
     "org_name": "Parley Finance",
     "debtor_first_name": "Ana",
     "language": "es",
     "call_direction": "outbound",
-    "balance": "120,50",
-    "currency": "EUR",
-    "due_date": "30 de junio de 2025",
-    "identity_requires_dob": "no",
-    "continuity_notes": "No earlier contact.",
+    "call_notes": "none",
 }
 
 CLIENT_EVENTS = (

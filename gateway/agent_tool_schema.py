@@ -148,7 +148,7 @@ def _description(prop: Mapping[str, Any], path: str) -> str:
         text += "."
     hints: list[str] = []
     fmt = prop.get("format")
-    if isinstance(fmt, str) and fmt in _FORMATS:
+    if isinstance(fmt, str) and fmt in _FORMATS and not (fmt == "date" and "YYYY" in text):
         hints.append(_FORMATS[fmt])
     if "minLength" in prop and "maxLength" in prop:
         hints.append(f"Between {prop['minLength']} and {prop['maxLength']} characters.")

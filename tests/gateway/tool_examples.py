@@ -41,15 +41,18 @@ def valid_example(model: type[BaseModel]) -> dict[str, Any]:
     return value
 
 
-def invalid_example(model: type[BaseModel]) -> tuple[str, dict[str, Any]]:
-    """A valid example with one field of the wrong JSON type: (field, value)."""
+def invalid_example(model: type[BaseModel]) -> tuple[str, Any]:
+    """A valid example with one field of the wrong JSON type: (field, value).
+
+    A model without fields gets a list instead of an object (field ``""``).
+    """
     schema = model.model_json_schema()
     defs = schema.get("$defs") or {}
     example = valid_example(model)
     properties = schema.get("properties") or {}
     names = list(schema.get("required") or []) or list(properties)
     if not names:
-        raise NoExample(f"{model.__name__} has no parameters to get wrong")
+        return "", ["not", "an", "object"]
     name = names[0]
     kind = _kind(_resolve(properties[name], defs))
     return name, {**example, name: WRONG[kind]}
