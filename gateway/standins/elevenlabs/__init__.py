@@ -9,6 +9,13 @@ tool calls and ``end_call``. Behind it there is no language model but a
 call a tool, end the call) played against the caller, with energy-based voice
 activity detection deciding when the caller spoke and when they barged in.
 
+On the same port it serves the REST API (reference §7-8, paths as the SDK sends
+them): agents, conversations (transcript, metadata, analysis), secrets, workspace
+webhooks and settings. An agent created there configures later conversations with
+its id (tools run as client or webhook tools, overrides and variables enforced), and
+ended conversations can be delivered as signed ``post_call_transcription`` webhooks
+(:class:`PostCallWebhook`). See :mod:`.server` for the public API.
+
 Typical use::
 
     agent = ElevenLabsStandIn(AgentOptions(require_auth=True, api_key="xi-test"))
