@@ -18,11 +18,13 @@ from starlette.routing import Route, WebSocketRoute
 
 from agent_tools.catalog import default_registry
 from backoffice.api.app import routes as backoffice_routes
+from backoffice.messaging.provider_accounts import MessagingConfig
+from backoffice.messaging.providers import Messaging
 from backoffice.orgs.bootstrap import bootstrap_keys
 from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
 from config.settings import Settings
-from gateway import routes_api, routes_live, routes_media, routes_twilio
+from gateway import routes_api, routes_live, routes_media, routes_messaging, routes_twilio
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
 from gateway.calls import InMemoryCallRegistry
 from gateway.hub import InProcessBus
@@ -101,6 +103,9 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.database = await open_database(settings)
         app.state.services = build_services(settings)
+        app.state.messaging = Messaging(
+            MessagingConfig.from_settings(settings), clock=lambda: app.state.services.clock()
+        )
         if freeze_heap:
             gc.collect()
             gc.freeze()
@@ -108,6 +113,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
             yield
         finally:
             await app.state.services.aclose()
+            await app.state.messaging.aclose()
             await app.state.database.close()
 
     def database(request: Request) -> Database:
@@ -117,6 +123,9 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     routes = [
         Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
+        Route("/twilio/messages/status", routes_messaging.message_status, methods=["POST"]),
+        Route("/twilio/messages/inbound", routes_messaging.message_inbound, methods=["POST"]),
+        Route("/resend/events", routes_messaging.resend_events, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         WebSocketRoute("/live", routes_live.live),
         Route("/health", health, methods=["GET"]),

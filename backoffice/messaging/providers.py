@@ -10,7 +10,9 @@ and said no: a bad number, an unverified domain, error 63016) and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -60,8 +62,12 @@ def channel_address(channel: str, number: str) -> str:
 class Messaging:
     """The process's messaging clients. Create inside the running loop; ``aclose`` it."""
 
-    def __init__(self, config: MessagingConfig) -> None:
+    def __init__(
+        self, config: MessagingConfig, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
         self.config = config
+        # Business time (compliance hours, the WhatsApp window); tests pin it.
+        self.clock: Callable[[], dt.datetime] = clock or (lambda: dt.datetime.now(dt.UTC))
         self._twilio_http: TwilioHttp | None = None
         self._resend_http: resend_http.ResendHttp | None = None
 
