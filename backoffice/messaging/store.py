@@ -54,9 +54,13 @@ async def insert_message(conn: AsyncConnection, values: dict[str, Any]) -> tuple
     message_id = values.get("id") or new_id()
     await conn.execute(
         insert(messages).values(
-            **{**values, "id": message_id, "interaction_id": interaction_id},
-            created_at=now,
-            updated_at=now,
+            **{
+                **values,
+                "id": message_id,
+                "interaction_id": interaction_id,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
     )
     return message_id, interaction_id
