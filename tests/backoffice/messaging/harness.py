@@ -155,8 +155,6 @@ async def messaging_world(tmp_path: Path, database_url: str) -> AsyncIterator[Wo
         async with gw:
             resend.webhooks["parley"] = [(f"{gw.url}/resend/events", managed_secret)]
             yield World(gw, twilio, resend, managed_secret)
-            await twilio.messaging.idle()
-            await resend.idle()
     finally:
         await resend.stop()
         await twilio.stop()
