@@ -43,7 +43,7 @@ OPT_OUT_WORDS = frozenset(
 )  # fmt: skip
 COURTESY = frozenset(
     {"por", "favor", "please", "pls", "thanks", "thank", "you", "gracias", "obrigado",
-     "obrigada", "ya", "now", "me", "de", "dar"}
+     "obrigada", "ya", "now", "me", "de", "dar", "darme", "quiero", "i", "want", "to"}
 )  # fmt: skip
 _WORD = re.compile(r"[a-z]+")
 
