@@ -119,7 +119,7 @@ async def send_message(
     try:
         async with db.transaction() as conn:
             message_id, interaction_id = await store.insert_message(
-                conn, _row(request, key, planned)
+                conn, _row(request, key, planned, at)
             )
     except IntegrityError:  # the same key, claimed a moment ago by a concurrent send
         async with db.read() as conn:
@@ -268,8 +268,9 @@ def _address(facts: AccountFacts, channel: str, wanted: str | None) -> str | Sen
     return own[0]
 
 
-def _row(request: MessageRequest, key: str, plan: _Plan) -> dict[str, Any]:
+def _row(request: MessageRequest, key: str, plan: _Plan, at: dt.datetime) -> dict[str, Any]:
     return {
+        "created_at": at,
         "org_id": request.org_id,
         "account_id": plan.facts.account_id,
         "contact_id": plan.facts.contact.id,
