@@ -2,8 +2,9 @@
 
 Wording is looked up by template, channel and language tag: the exact tag first
 (``es-MX``), then its bare language (``es``). The organization's own texts
-(``settings.messaging.templates``) win over the shipped ones (``config``), text by
-text. The tag comes from the effective-language cascade (``backoffice.language``),
+(``settings.messaging.templates``) win over the shipped ones (``config``): its
+``es`` text is used for an ``es-MX`` reader before the shipped ``es-MX`` one.
+The tag comes from the effective-language cascade (``backoffice.language``),
 so a contact's language, the organization's locale and the country default all
 choose the wording the same way.
 
@@ -96,8 +97,8 @@ def choose(
     sources = [(overrides or {}).get(template), shipped()["templates"].get(template)]
     if not any(sources):
         raise TemplateError("template", f"unknown template {template!r}")
-    for tag in _tags(language):
-        for source in sources:
+    for source in sources:
+        for tag in _tags(language):
             text = ((source or {}).get(channel) or {}).get(tag)
             if text:
                 return _wording(template, channel, tag, text)
