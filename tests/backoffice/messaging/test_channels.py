@@ -44,11 +44,15 @@ async def test_whatsapp_outside_the_window_uses_the_approved_template_by_content
         content = w.twilio.messaging.add_content(
             "payment_reminder_es", "Hola {{1}}, cuenta {{2}} con {{3}}: saldo {{4}}.", "es"
         )
-        await w.set_messaging("org-a", whatsapp_content_sids={"payment_reminder": {"es": content.sid}})
+        await w.set_messaging(
+            "org-a", whatsapp_content_sids={"payment_reminder": {"es": content.sid}}
+        )
         sent = await w.send(account, channel="whatsapp", template="payment_reminder")
         assert sent.status_code == 201, sent.text
         message = await w.twilio.messaging.wait_for_message()
-        assert message.to == "whatsapp:+34600333444" and message.from_ == f"whatsapp:{WHATSAPP_FROM}"
+        assert (
+            message.to == "whatsapp:+34600333444" and message.from_ == f"whatsapp:{WHATSAPP_FROM}"
+        )
         assert message.content_sid == content.sid and "Body" not in message.request
         assert message.content_variables == {
             "1": "Ana",
@@ -75,7 +79,10 @@ async def test_free_form_whatsapp_is_refused_outside_the_window_and_sent_inside_
         assert w.twilio.messaging.messages == {}
         # the debtor writes: the window opens, and free-form text may go out
         reply = await w.twilio.messaging.inject_inbound(
-            "whatsapp:+34600333444", f"whatsapp:{WHATSAPP_FROM}", "Hola, ¿cuánto debo?", w.inbound_url
+            "whatsapp:+34600333444",
+            f"whatsapp:{WHATSAPP_FROM}",
+            "Hola, ¿cuánto debo?",
+            w.inbound_url,
         )
         assert reply.status == 200 and "<Response/>" in reply.body
         sent = await w.send(account, channel="whatsapp", text="¿Le viene bien el viernes?")
@@ -111,7 +118,9 @@ async def test_email_goes_only_from_a_verified_domain(tmp_path: Path, database_u
         domain_id = created.json()["id"]
         failed = await w.http.post(f"/api/email/domains/{domain_id}/verify", headers=w.headers())
         assert failed.json()["status"] == "failed" and not failed.json()["verified"]
-        assert (await w.send(account, channel="email", template="payment_reminder")).status_code == 409
+        assert (
+            await w.send(account, channel="email", template="payment_reminder")
+        ).status_code == 409
         w.resend.dns_ready.add("mail.cobros.test")
         verified = await w.http.post(f"/api/email/domains/{domain_id}/verify", headers=w.headers())
         assert verified.json()["verified"], verified.text
@@ -132,7 +141,9 @@ async def test_email_goes_only_from_a_verified_domain(tmp_path: Path, database_u
 async def test_a_repeated_idempotency_key_sends_once(tmp_path: Path, database_url: str) -> None:
     async with messaging_world(tmp_path, database_url) as w:
         _, account = await w.debtor()
-        first = await w.send(account, channel="sms", template="payment_reminder", idempotency_key="k1")
+        first = await w.send(
+            account, channel="sms", template="payment_reminder", idempotency_key="k1"
+        )
         again = await w.send(account, channel="sms", text="something else", idempotency_key="k1")
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json()["outcome"] == "duplicate"
@@ -142,7 +153,9 @@ async def test_a_repeated_idempotency_key_sends_once(tmp_path: Path, database_ur
         assert len(w.twilio.messaging.messages) == 1
         # another organization may use the same key for its own message
         _, other = await w.debtor("org-b", phone="+34600999888")
-        theirs = await w.send(other, "org-b", channel="sms", template="payment_reminder", idempotency_key="k1")
+        theirs = await w.send(
+            other, "org-b", channel="sms", template="payment_reminder", idempotency_key="k1"
+        )
         assert theirs.status_code == 201
 
 
@@ -151,7 +164,9 @@ async def test_an_opted_out_contact_gets_nothing(tmp_path: Path, database_url: s
         await w.verified_domain()
         contact, account = await w.debtor(email="ana@example.org", whatsapp="+34600333444")
         opted = await w.http.post(
-            f"/api/contacts/{contact}/opt-out", json={"reason": "asked by phone"}, headers=w.headers()
+            f"/api/contacts/{contact}/opt-out",
+            json={"reason": "asked by phone"},
+            headers=w.headers(),
         )
         assert opted.status_code == 200, opted.text
         for channel in ("sms", "whatsapp", "email"):

@@ -152,7 +152,9 @@ async def test_resend_events_unsigned_forged_stale_or_replayed_change_nothing(
         good = [(url, w.managed_secret)]
 
         w.resend.webhooks["parley"] = [(url, svix_secret())]  # a secret parley does not have
-        (forged,) = await w.resend.send_event(email.id, "email.bounced", bounce={"type": "Permanent"})
+        (forged,) = await w.resend.send_event(
+            email.id, "email.bounced", bounce={"type": "Permanent"}
+        )
         w.resend.webhooks["parley"] = good
         stale_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10)
         (stale,) = await w.resend.send_event(email.id, "email.bounced", timestamp=stale_at)
