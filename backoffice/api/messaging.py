@@ -5,7 +5,8 @@ Sending needs the operator role; registering and verifying a domain needs admin
 (it changes what the organization sends from). The send answers 201 when the
 provider took the message, 200 for a repeated idempotency key (nothing sent again),
 409 when parley refused (the reason and, for hours, when sending becomes allowed)
-and 502 when the provider refused or did not answer.
+and 502 when the provider refused or did not answer. An account is named by its id
+or its external id.
 """
 
 from __future__ import annotations
@@ -14,17 +15,19 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from backoffice.accounts.repository import account_row
 from backoffice.api.framework import Api, Call, render
-from backoffice.errors import BackofficeError
+from backoffice.errors import BackofficeError, NotFound
 from backoffice.messaging import domains
 from backoffice.messaging.models import MessageRequest, MessageView, Outcome, SendResult
 from backoffice.messaging.providers import Messaging, ProviderRefused, ProviderUnavailable
 from backoffice.messaging.recent import account_messages
 from backoffice.messaging.send import send_message
+from backoffice.store.tables import accounts
 
 api = Api()
 TAG = "messaging"
@@ -139,6 +142,22 @@ class DomainList(BaseModel):
     domains: list[DomainOut]
 
 
+async def _account_id(conn: AsyncConnection, org_id: str, ref: str) -> str:
+    """The account's id from its id or its external id (another org's: NotFound)."""
+    found = (
+        await conn.execute(
+            select(accounts.c.id).where(
+                accounts.c.org_id == org_id,
+                or_(accounts.c.id == ref, accounts.c.external_id == ref),
+                or_(accounts.c.id == ref, accounts.c.external_id == ref),
+            )
+        )
+    ).scalar()
+    if found is None:
+        raise NotFound("account")
+    return str(found)
+
+
 def messaging_of(request: Request) -> Messaging:
     messaging: Messaging = request.app.state.messaging
     return messaging
@@ -215,9 +234,8 @@ def vars_of(record: domains.DnsRecord) -> dict[str, Any]:
     status=201,
 )
 async def send(call: Call) -> Response:
-    account_id = call.path["account_id"]
     async with call.db.read() as conn:
-        await account_row(conn, call.org_id, account_id)  # another org's: 404
+        account_id = await _account_id(conn, call.org_id, call.path["account_id"])
     body: SendIn = call.body
     messaging = messaging_of(call.request)
     result = await send_message(
@@ -251,9 +269,8 @@ async def send(call: Call) -> Response:
     response=MessagePage,
 )
 async def list_messages(call: Call) -> MessagePage:
-    account_id = call.path["account_id"]
     async with call.db.read() as conn:
-        await account_row(conn, call.org_id, account_id)
+        account_id = await _account_id(conn, call.org_id, call.path["account_id"])
         items, total = await account_messages(
             conn,
             org_id=call.org_id,

@@ -156,7 +156,9 @@ async def _find(
     if message_id:
         row = (
             await conn.execute(
-                select(messages).where(messages.c.id == message_id, messages.c.provider == provider)
+                select(messages)
+                .where(messages.c.id == message_id, messages.c.provider == provider)
+                .with_for_update()
             )
         ).first()
         if row is not None and (
@@ -164,7 +166,7 @@ async def _find(
         ):
             return row
     if provider_id:
-        return await store.by_provider_id(conn, provider, provider_id)
+        return await store.by_provider_id(conn, provider, provider_id, for_update=True)
     return None
 
 

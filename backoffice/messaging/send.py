@@ -332,7 +332,7 @@ async def _deliver(
     except (ProviderRefused, ProviderUnavailable) as exc:
         failure = exc
     async with db.transaction() as conn:
-        row = await store.by_id(conn, org_id, result.message_id or "")
+        row = await store.by_id(conn, org_id, result.message_id or "", for_update=True)
         assert row is not None  # written above, in its own committed transaction
         if accepted is not None:
             await delivery.accepted(conn, row, accepted.provider_id, accepted.status)

@@ -106,12 +106,15 @@ async def by_key(conn: AsyncConnection, org_id: str, key: str) -> Row[Any] | Non
     ).first()
 
 
-async def by_id(conn: AsyncConnection, org_id: str, message_id: str) -> Row[Any] | None:
-    return (
-        await conn.execute(
-            select(messages).where(messages.c.org_id == org_id, messages.c.id == message_id)
-        )
-    ).first()
+async def by_id(
+    conn: AsyncConnection, org_id: str, message_id: str, *, for_update: bool = False
+) -> Row[Any] | None:
+    """The message; ``for_update`` locks it (PostgreSQL) until the transaction ends, so
+    a send's answer and a delivery report never both decide from a stale status."""
+    query = select(messages).where(messages.c.org_id == org_id, messages.c.id == message_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await conn.execute(query)).first()
 
 
 async def by_provider_id(
