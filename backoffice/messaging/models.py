@@ -52,7 +52,8 @@ class MessageRequest:
         subject: the subject of a free-form email.
         language: an override of the effective language.
         to: one of the contact's addresses for the channel; default: its main one.
-        variables: extra template variables (the account's are always given).
+        variables: extra template variables; the account's own (balance, name,
+            reference...) are always given and cannot be replaced.
         actor: who asks (``api:<key>``, ``agent:<call_sid>``, ``strategy``).
     """
 

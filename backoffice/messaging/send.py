@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice.compliance.check import may_contact
+from backoffice.compliance.phones import InvalidPhone, to_e164
 from backoffice.errors import FieldError, InvalidInput, NotFound
 from backoffice.messaging import delivery, domains, store
 from backoffice.messaging.facts import AccountFacts, account_facts
@@ -177,7 +178,8 @@ async def _plan(
     if request.template is not None:
         try:
             wording = choose(request.template, channel, language, settings.get("templates"))
-            rendered = render(wording, {**facts.variables(wording.language), **request.variables})
+            # the account's facts win: a caller's variable never rewrites the balance
+            rendered = render(wording, {**request.variables, **facts.variables(wording.language)})
         except TemplateError as exc:
             return refuse(Reason.TEMPLATE, f"The message cannot be written: {exc}.")
         text, subject = rendered.body, rendered.subject
@@ -252,6 +254,11 @@ def _address(facts: AccountFacts, channel: str, wanted: str | None) -> str | Sen
         own = facts.numbers()
     own = list(dict.fromkeys(own))
     if wanted is not None:
+        if channel != "email":
+            try:
+                wanted = to_e164(wanted, facts.org.country)
+            except InvalidPhone:
+                pass  # not a number at all: refused below as not the contact's
         if wanted.strip().lower() not in [a.lower() for a in own]:
             return SendResult(
                 Outcome.REFUSED,

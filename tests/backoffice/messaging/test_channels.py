@@ -203,3 +203,15 @@ async def test_bad_requests_name_the_field(tmp_path: Path, database_url: str) ->
         missing = await w.send(account, channel="sms", to="+34699000000", text="hi")
         assert missing.json()["reason"] == "not_contacts_address"
         assert w.twilio.messaging.messages == {}
+
+
+async def test_an_address_is_read_as_a_person_writes_it(tmp_path: Path, database_url: str) -> None:
+    async with messaging_world(tmp_path, database_url) as w:
+        _, account = await w.debtor()
+        sent = await w.send(
+            account, channel="sms", template="payment_reminder", to="0034 600 11 12 22",
+            variables={"balance": "0,00 €", "greeting": "unused"},
+        )  # fmt: skip
+        assert sent.status_code == 201, sent.text
+        assert sent.json()["to"] == "+34600111222"
+        assert "100,00" in sent.json()["content"]  # the account's balance, not the caller's
