@@ -1,5 +1,5 @@
 """Operator API: send a message to an account's contact, list an account's messages,
-and set up the organization's email sending domain.
+set up the organization's email sending domain and its messaging settings.
 
 Sending needs the operator role; registering and verifying a domain needs admin
 (it changes what the organization sends from). The send answers 201 when the
@@ -24,6 +24,11 @@ from backoffice.api.framework import Api, Call, render
 from backoffice.errors import BackofficeError, NotFound
 from backoffice.messaging import domains
 from backoffice.messaging.models import MessageRequest, MessageView, Outcome, SendResult
+from backoffice.messaging.org_settings import (
+    MessagingSettings,
+    get_messaging_settings,
+    set_messaging_settings,
+)
 from backoffice.messaging.providers import Messaging, ProviderRefused, ProviderUnavailable
 from backoffice.messaging.recent import account_messages
 from backoffice.messaging.send import send_message
@@ -358,3 +363,28 @@ async def verify_domain(call: Call) -> DomainOut:
     except (ProviderRefused, ProviderUnavailable) as exc:
         raise ProviderError(f"Resend did not verify the domain: {exc}") from None
     return _domain_out(found)
+
+
+@api.route(
+    "GET",
+    "/api/org/messaging",
+    role="viewer",
+    summary="Your messaging settings: senders, approved WhatsApp templates, own wording",
+    tag=TAG,
+    response=MessagingSettings,
+)
+async def get_messaging(call: Call) -> MessagingSettings:
+    return await get_messaging_settings(call.db, call.org_id)
+
+
+@api.route(
+    "PUT",
+    "/api/org/messaging",
+    role="admin",
+    summary="Replace your messaging settings (each text is checked before it is stored)",
+    tag=TAG,
+    body=MessagingSettings,
+    response=MessagingSettings,
+)
+async def put_messaging(call: Call) -> MessagingSettings:
+    return await set_messaging_settings(call.db, call.org_id, call.body, actor=call.actor)

@@ -22,7 +22,6 @@ from sqlalchemy import select
 
 from backoffice.accounts.debt_items import DebtItemInput, add_debt_item
 from backoffice.messaging.providers import Messaging
-from backoffice.orgs.service import get_organization, update_organization
 from backoffice.store.db import Database
 from backoffice.store.tables import domain_events, messages
 from gateway.standins.resend_api import ResendStandIn
@@ -114,11 +113,11 @@ class World:
         return str(created.json()["id"])
 
     async def set_messaging(self, org: str, **values: Any) -> None:
-        """Merge ``values`` into the organization's ``settings.messaging``."""
-        async with self.db.read() as conn:
-            current = (await get_organization(conn, org)).settings
-        merged = {**current, "messaging": {**current.get("messaging", {}), **values}}
-        await update_organization(self.db, org, {"settings": merged}, actor="test")
+        """Merge ``values`` into the organization's messaging settings, as its admin does."""
+        current = await self.http.get("/api/org/messaging", headers=self.headers(org))
+        wanted = {**current.json(), **values}
+        stored = await self.http.put("/api/org/messaging", json=wanted, headers=self.headers(org))
+        assert stored.status_code == 200, stored.text
 
     async def message_row(self, message_id: str) -> Any:
         async with self.db.read() as conn:
