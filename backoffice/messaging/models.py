@@ -36,6 +36,7 @@ class Reason(enum.StrEnum):
     PROVIDER_REFUSED = "provider_refused"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     CHANNEL_NOT_ALLOWED = "channel_not_allowed"
+    CREDENTIALS_UNREADABLE = "credentials_unreadable"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from backoffice.messaging.providers import (
 from backoffice.messaging.templates import Rendered, TemplateError, Wording, choose, render
 from backoffice.orgs.service import get_organization
 from backoffice.store.db import Database
+from backoffice.vault import VaultError
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +108,16 @@ async def send_message(
         existing = await store.by_key(conn, request.org_id, key)
         if existing is not None:
             return _duplicate(existing)
-        planned = await _plan(conn, messaging, request, at)
+        try:
+            planned = await _plan(conn, messaging, request, at)
+        except VaultError:
+            planned = SendResult(
+                Outcome.REFUSED,
+                Reason.CREDENTIALS_UNREADABLE,
+                "The organization's own provider keys cannot be read with this server's "
+                "secret; an admin must enter them again.",
+                request.channel,
+            )
         if isinstance(planned, SendResult):
             log.info(
                 "message.refused",

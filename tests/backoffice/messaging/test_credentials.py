@@ -107,3 +107,28 @@ async def test_a_byop_organization_without_keys_for_a_provider_uses_parleys(
         assert sent.status_code == 201
         message = await w.twilio.messaging.wait_for_message()
         assert message.account_sid == ACCOUNT_SID
+
+
+async def test_keys_this_server_cannot_read_refuse_the_send_and_say_why(
+    tmp_path: Path, database_url: str
+) -> None:
+    from sqlalchemy import update
+
+    from backoffice.store.tables import organizations
+    from backoffice.vault import Vault
+
+    async with messaging_world(tmp_path, database_url) as w:
+        sealed = Vault(b"another-server-secret-entirely").seal(
+            {"twilio": {"account_sid": BYOP_ACCOUNT_SID, "auth_token": BYOP_AUTH_TOKEN}}
+        )
+        async with w.db.transaction() as conn:
+            await conn.execute(
+                update(organizations)
+                .where(organizations.c.id == "org-b")
+                .values(credential_mode="byop", provider_keys=sealed)
+            )
+        _, own = await w.debtor("org-b", phone="+34600999888")
+        refused = await w.send(own, "org-b", channel="sms", template="payment_reminder")
+        assert refused.status_code == 409
+        assert refused.json()["reason"] == "credentials_unreadable"
+        assert w.twilio.messaging.messages == {}
