@@ -18,6 +18,7 @@ ENV_PREFIX = "PARLEY_"
 DEFAULT_ELEVENLABS_WS_URL = "wss://api.elevenlabs.io/v1/convai/conversation"
 DEFAULT_ELEVENLABS_API_URL = "https://api.elevenlabs.io"
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
+DEFAULT_RESEND_API_URL = "https://api.resend.com"
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 S = TypeVar("S", bound=BaseSettings)
@@ -102,6 +103,15 @@ class Settings(StoreSettings):
         description="How often calls left without analysis are fetched from ElevenLabs (0: never).",
     )
 
+    # Messaging with parley's own (managed) provider accounts; organizations that bring
+    # their own keys (PUT /api/org/credentials) use theirs instead.
+    twilio_sms_from: str = Field(default="", pattern=r"^(\+[1-9][0-9]{6,14})?$")
+    twilio_whatsapp_from: str = Field(default="", pattern=r"^(\+[1-9][0-9]{6,14})?$")
+    resend_api_key: SecretStr | None = None
+    resend_api_url: str = DEFAULT_RESEND_API_URL
+    resend_webhook_secret: SecretStr | None = None
+    email_from_local_part: str = Field(default="avisos", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
     api_keys: str = Field(
         default="",
         description="Operator API keys as comma-separated org_id:key pairs.",
@@ -138,7 +148,7 @@ class Settings(StoreSettings):
     def _tool_secret(cls, value: SecretStr | None) -> SecretStr | None:
         return _check_tool_secret(value)
 
-    @field_validator("twilio_api_url", "elevenlabs_api_url")
+    @field_validator("twilio_api_url", "elevenlabs_api_url", "resend_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_url(value, ("https", "http"), "http(s)")
