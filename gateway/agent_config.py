@@ -33,6 +33,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from agent_tools.registry import Tool, ToolRegistry
+from backoffice.calls.outcomes import CONTACT_RESULTS, COOPERATION, DISPOSITIONS, SENTIMENTS
 from config import defaults
 from gateway.agent_tool_schema import SchemaError, elevenlabs_parameters
 
@@ -77,21 +78,6 @@ CLIENT_EVENTS = (
     "agent_tool_response",
 )
 
-CONTACT_RESULTS = ("right_party", "third_party", "wrong_number", "voicemail", "no_contact")
-DISPOSITIONS = (
-    "promise_to_pay",
-    "callback_requested",
-    "dispute",
-    "hardship",
-    "refused_to_pay",
-    "already_paid",
-    "opt_out",
-    "escalated",
-    "transferred",
-    "no_outcome",
-)
-SENTIMENTS = ("positive", "neutral", "negative")
-COOPERATION = ("cooperative", "neutral", "uncooperative", "hostile")
 
 #: ``platform_settings.data_collection``: what the post-call analysis extracts.
 DATA_COLLECTION: dict[str, Json] = {

@@ -97,7 +97,7 @@ def analysis_for(call_sid: str, conversation_id: str, disposition: str) -> dict[
                 "disposition": {"value": disposition},
                 "sentiment": {"value": "positive"},
                 "willingness_to_pay": {"value": 4},
-                "cooperation": {"value": "high"},
+                "cooperation": {"value": "cooperative"},
             },
         },
         "conversation_initiation_client_data": {"dynamic_variables": {"call_sid": call_sid}},
