@@ -122,6 +122,9 @@ class Tool(Generic[P]):
     #: Needs no call session nor backoffice (``end_call``): it works even when the
     #: database does not answer, because ending a call must never fail.
     standalone: bool = False
+    #: Calls a provider over the network (a message send): it must not run inside a
+    #: database transaction, so its exactly-once claim commits on its own first.
+    calls_out: bool = False
 
     def client_tool_schema(self) -> dict[str, Any]:
         """The ElevenLabs client-tool definition (``type: client``) for this tool."""

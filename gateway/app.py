@@ -123,6 +123,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         app.state.messaging = Messaging(
             MessagingConfig.from_settings(settings), clock=lambda: app.state.services.clock()
         )
+        services.tool_runtime.messaging = app.state.messaging
         if settings.post_call_sweep_s > 0 and services.elevenlabs.has_key:
             services.sweeper = asyncio.create_task(
                 sweep_forever(services, settings.post_call_sweep_s), name="post-call-sweep"
