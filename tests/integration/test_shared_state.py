@@ -141,6 +141,9 @@ async def test_an_organization_over_its_limits_is_refused_with_the_reason(
         rig.gw.services.records.forget("org-a")  # (organization settings are cached 5 s)
         rig.callee("+15550100003", caller("Yes.", speak_first=True))
         third = await place(rig, "+15550100003")
+        if third.status_code == 429:  # the first call started less than 2 s ago
+            await asyncio.sleep(third.json()["retry_after_s"] + 0.05)
+            third = await place(rig, "+15550100003")
         assert third.status_code == 201, third.text
         fourth = await place(rig, "+15550100004")
         assert fourth.status_code == 429, fourth.text
