@@ -38,6 +38,7 @@ from gateway.effects import (
 )
 from gateway.hub import LiveEvent
 from gateway.protocol_error import ProtocolError
+from gateway.redis_link import RedisUnavailable
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
@@ -322,8 +323,12 @@ class CallRunner:
     async def _warm_transfer(self, effect: WarmTransfer) -> None:
         record, services = self.record, self.services
         record.transfer_brief = effect.brief
-        # Twilio asks for the whisper on whichever process its request lands on.
-        await services.retrying("calls.save", lambda: services.calls.save(record, "transfer_brief"))
+        # Twilio asks for the whisper on whichever process its request lands on; without
+        # Redis right now, that process plays its generic line instead of the brief.
+        try:
+            await services.calls.save(record, "transfer_brief")
+        except RedisUnavailable:
+            self._log.warning("call.transfer_brief_not_shared")
         public = services.signatures.public_url
         document = twiml.warm_transfer(
             effect.number,
