@@ -64,8 +64,10 @@ class RedisLink:
             url,
             socket_timeout=COMMAND_TIMEOUT_S,
             socket_connect_timeout=COMMAND_TIMEOUT_S,
-            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 1),
-            health_check_interval=5,
+            # A pooled connection may be stale after Redis restarted: each command gets
+            # a few quick retries (each on a fresh connection) before it counts as failed.
+            retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 3),
+            health_check_interval=1,
         )
         self.healthy = True
         self.failures = 0
@@ -94,7 +96,13 @@ class RedisLink:
         if not self.healthy:
             self.healthy = True
             log.info("redis.restored")
+            # Connections pooled before the outage point at a server that is gone.
+            self._spawn(self._fresh_pool(), "redis-pool-reset")
             self._tell(True)
+
+    async def _fresh_pool(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.client.connection_pool.disconnect(inuse_connections=False)
 
     def _tell(self, healthy: bool) -> None:
         for listener in list(self._health_listeners):

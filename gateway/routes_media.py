@@ -70,7 +70,7 @@ async def _serve_stream(services: Services, receive: Receive, send: Send) -> Non
         return
     token = start.custom_parameters.get("stream_token", "")
     try:
-        record = await services.calls.redeem_stream_token(start.call_sid, token)
+        record = await _redeem(services, start.call_sid, token)
     except RedisUnavailable:
         log.error("twilio.stream_registry_unavailable", call_sid=start.call_sid[:64])
         services.prewarm.discard(start.call_sid)
@@ -97,6 +97,16 @@ async def _serve_stream(services: Services, receive: Receive, send: Send) -> Non
         # this call that we cannot use: the runner opens its own, and that one is closed.
         services.spawn(_discard_remote_prewarm(services, record), "prewarm-handover")
     await runner.run(start, receive, agent_task)
+
+
+async def _redeem(services: Services, call_sid: str, token: str) -> CallRecord | None:
+    """Redeem the stream token, riding out a Redis blip of up to a second or so."""
+    for delay in (0.1, 0.3, 0.6):
+        try:
+            return await services.calls.redeem_stream_token(call_sid, token)
+        except RedisUnavailable:
+            await asyncio.sleep(delay)
+    return await services.calls.redeem_stream_token(call_sid, token)
 
 
 async def _discard_remote_prewarm(services: Services, record: CallRecord) -> None:
