@@ -223,6 +223,7 @@ async def test_a_call_across_two_processes_then_losing_one_then_draining_the_oth
         ended = await cluster.twilio.wait_for_call_end(sid, 40)
         await poll_until(lambda: "call.ended" in on_b.types(sid), 10)
         await poll_until(lambda: "completed" in _statuses(on_b, sid), 10)
+        await poll_until(lambda: "completed" in _statuses(on_a, sid), 10)
     seen_b, seen_a = ordered(on_b, sid), ordered(on_a, sid)
     seqs = [e["seq"] for e in seen_b]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs) and seqs[0] > 0
