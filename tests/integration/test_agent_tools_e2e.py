@@ -7,6 +7,7 @@ agent does); what each call leaves behind is read back through the operator API.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -21,12 +22,21 @@ from sqlalchemy import select
 from backoffice.accounts.debt_items import DebtItemInput, add_debt_item
 from backoffice.store.db import Database
 from backoffice.store.tables import contact_phones
-from gateway.standins.elevenlabs import CallTool, EndCall, Listen, Say, Script
+from gateway.post_call_sweep import sweep_once
+from gateway.standins.elevenlabs import (
+    Analysis,
+    CallTool,
+    EndCall,
+    Listen,
+    PostCallWebhook,
+    Say,
+    Script,
+)
 from gateway.standins.resend_api import ResendStandIn
 from gateway.standins.twilio_call import Callee
 from tests.backoffice.factories import make_account, make_contact, make_contact_phone
 from tests.integration.e2e import E2E, agent_options, caller, e2e
-from tests.integration.harness import ORG_A_KEY
+from tests.integration.harness import ORG_A_KEY, ORG_B_KEY
 
 WEBHOOK_SECRET = "wsec_e2e_post_call_secret"
 FRIDAY = "2026-11-20"  # two days after the rig's pinned Wednesday
@@ -454,3 +464,75 @@ async def test_a_debt_summary_sent_mid_call_lists_the_debt_items_in_spanish(
             assert any(m["channel"] == "email" for m in messages["items"]), messages
     finally:
         await resend.stop()
+
+
+ANALYSED_CALL = dataclasses.replace(
+    PROMISE_CALL,
+    analysis=Analysis(
+        data={
+            "contact_result": "right_party",
+            "disposition": "promise_to_pay",
+            "sentiment": "positive",
+            "willingness_to_pay": 4,
+            "cooperation": "cooperative",
+        },
+        summary="The debtor promised to pay on Friday.",
+    ),
+)
+PROMISE_LINES = ("Yes, it is me.", "One two three four.", "I can pay all of it on Friday.")
+
+
+async def _call_with_lost_webhook(rig: E2E) -> tuple[str, dict[str, Any]]:
+    account = await debtor_account(rig)
+    rig.agent.options.post_call_webhook = PostCallWebhook(
+        url=f"{rig.gw.url}/elevenlabs/post-call", secret=WEBHOOK_SECRET, fault="lost"
+    )
+    rig.callee(DEBTOR, caller(*PROMISE_LINES))
+    placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+    await rig.call_end(placed["call_sid"], timeout_s=60)
+    await rig.ended_call(placed["call_ref"])
+    detail = await _settled(rig, account)
+    assert detail["dispositions"] == []  # the webhook never came
+    return account, placed
+
+
+async def test_the_operator_fetches_the_analysis_when_the_webhook_never_came(
+    tmp_path: Path,
+) -> None:
+    options = agent_options(script=ANALYSED_CALL, analysis_delay_s=0.0)
+    async with e2e(tmp_path, options=options, elevenlabs_webhook_secret=WEBHOOK_SECRET) as rig:
+        account, placed = await _call_with_lost_webhook(rig)
+        headers = {"X-API-Key": ORG_A_KEY}
+        fetched = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript", headers=headers
+        )
+        assert fetched.status_code == 200, fetched.text
+        assert fetched.json()["status"] == "stored"
+        detail = await api(rig, f"/api/accounts/{account}")
+        assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
+        [interaction] = detail["interactions"]
+        assert interaction["summary"] == "The debtor promised to pay on Friday."
+        assert interaction["outcome_source"] == "fetch"
+        again = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript", headers=headers
+        )
+        assert again.status_code == 200
+        assert len((await api(rig, f"/api/accounts/{account}"))["dispositions"]) == 1
+        other = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript",
+            headers={"X-API-Key": ORG_B_KEY},
+        )
+        assert other.status_code == 404
+
+
+async def test_the_sweep_fills_in_calls_left_without_analysis(tmp_path: Path) -> None:
+    options = agent_options(script=ANALYSED_CALL, analysis_delay_s=0.0)
+    async with e2e(tmp_path, options=options, elevenlabs_webhook_secret=WEBHOOK_SECRET) as rig:
+        account, _ = await _call_with_lost_webhook(rig)
+        services = rig.gw.services
+        assert await sweep_once(services) == 0  # too fresh: the webhook may still come
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+        assert await sweep_once(services, later) == 1
+        assert await sweep_once(services, later) == 0  # stored once
+        detail = await api(rig, f"/api/accounts/{account}")
+        assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
