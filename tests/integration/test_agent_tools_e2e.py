@@ -536,3 +536,55 @@ async def test_the_sweep_fills_in_calls_left_without_analysis(tmp_path: Path) ->
         assert await sweep_once(services, later) == 0  # stored once
         detail = await api(rig, f"/api/accounts/{account}")
         assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
+
+
+#: Every tool that acts on the account, with parameters a debtor's call would give.
+EVERY_TOOL: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("verify_identity", {"document_last4": "1234"}),
+    ("lookup_account", {}),
+    ("set_channel_preference", {"channel": "whatsapp"}),
+    ("schedule_callback", {"at": "2026-11-19T18:00", "note": "after work"}),
+    ("capture_alternate_number", {"number": "+34 611 222 333", "relation": "debtor"}),
+    ("register_promise", {"amount": "50.00", "date": FRIDAY}),
+    ("register_hardship", {"reason": "reduced hours at work"}),
+    ("register_dispute", {"reason": "the fees are wrong"}),
+    ("escalate", {"reason": "wants a written statement"}),
+    ("opt_out", {"reason": "asked not to be called again"}),
+)
+
+EVERY_TOOL_CALL = Script(
+    language="en",
+    first_message="Hello {{debtor_first_name}}.",
+    steps=(
+        Listen("Yes, it is me."),
+        *(CallTool(name, params, on_success="Done.") for name, params in EVERY_TOOL),
+        EndCall(goodbye="Goodbye.", via="client"),
+    ),
+)
+
+
+async def test_every_tool_works_over_the_bridge(tmp_path: Path) -> None:
+    async with e2e(tmp_path, options=agent_options(script=EVERY_TOOL_CALL)) as rig:
+        account = await debtor_account(rig)
+        rig.callee(DEBTOR, caller("Yes, it is me."))
+        placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+        await rig.call_end(placed["call_sid"], timeout_s=60)
+        conv = await rig.conversation_of(placed["call_sid"])
+        results = {r.tool_name: r for r in conv.tool_calls if r.tool_name != "end_call"}
+        assert list(results) == [name for name, _ in EVERY_TOOL]
+        for name, record in results.items():
+            assert record.is_error is False, (name, record.result)
+            assert '"ok":true' in (record.result or ""), (name, record.result)
+        detail = await _settled(rig, account)
+        kinds = {e["kind"] for e in detail["timeline"]}
+        assert kinds >= {
+            "channel_preference",
+            "callback",
+            "alternate_number",
+            "promise",
+            "hardship",
+            "dispute",
+            "escalation",
+            "opt_out",
+        }
+        assert detail["contact"]["opted_out"] is True
