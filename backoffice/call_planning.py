@@ -29,7 +29,9 @@ class CallPlan:
     """A call that may go ahead, or the compliance decision that stops it."""
 
     account_id: str
+    account_ref: str  # the organization's own id for the account (external id)
     contact_id: str
+    contact_name: str
     to: str
     language: str
     variables: dict[str, DynamicValue]
@@ -63,7 +65,7 @@ async def plan_outbound_call(
     async with db.read() as conn:
         row = (
             await conn.execute(
-                select(accounts.c.id, accounts.c.contact_id).where(
+                select(accounts.c.id, accounts.c.contact_id, accounts.c.external_id).where(
                     accounts.c.org_id == org_id,
                     or_(accounts.c.id == account, accounts.c.external_id == account),
                 )
@@ -92,7 +94,9 @@ async def plan_outbound_call(
     )
     return CallPlan(
         account_id=row.id,
+        account_ref=row.external_id or "",
         contact_id=row.contact_id,
+        contact_name=contact.name,
         to=to,
         language=chosen.tag,
         variables={

@@ -83,6 +83,8 @@ class CallRunner:
         """Drive the call until it ends; returns once every task of the call is done."""
         services = self.services
         services.runners[self.record.call_sid] = self
+        record = self.record
+        services.publish(LiveEvent(record.org_id, record.call_sid, "call.started", record.card()))
         self.bridge.start(start, self._loop.time())
         await self._flush()
         self._spawn(self._connect_agent(agent_task, resume_context=None), "agent-connect")
@@ -251,7 +253,7 @@ class CallRunner:
 
     async def _apply(self, effect: Effect) -> None:
         if isinstance(effect, Publish):
-            self.services.hub.publish(
+            self.services.publish(
                 LiveEvent(self.record.org_id, self.record.call_sid, effect.type, effect.data)
             )
         elif isinstance(effect, RunTool):

@@ -25,6 +25,7 @@ from backoffice.call_planning import plan_outbound_call
 from backoffice.errors import FieldError, InvalidInput, NotFound
 from gateway.call_context import OpeningMode
 from gateway.calls import CallRecord
+from gateway.hub import LiveEvent
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
@@ -127,6 +128,8 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         direction="outbound",
         opening_mode=body.opening_mode,
         language=plan.language,
+        account_ref=plan.account_ref,
+        debtor_name=plan.contact_name,
         to=plan.to,
         from_=from_number,
         variables={**plan.variables, **body.variables},
@@ -148,6 +151,7 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         return error_response(502, f"Twilio refused the call: {exc.msg}")
     if not record.call_sid:
         services.calls.bind_sid(record, placed.call_sid)
+    services.publish(LiveEvent(call.org_id, record.call_sid, "call.created", record.card()))
     log.info(
         "call.placed", org_id=call.org_id, account_id=body.account_id, call_sid=placed.call_sid
     )
