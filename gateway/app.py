@@ -22,7 +22,7 @@ from backoffice.orgs.bootstrap import bootstrap_keys
 from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
 from config.settings import Settings
-from gateway import routes_api, routes_live, routes_media, routes_twilio
+from gateway import live_pages, routes_api, routes_live, routes_media, routes_twilio
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
 from gateway.calls import InMemoryCallRegistry
 from gateway.hub import InProcessBus
@@ -119,6 +119,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         WebSocketRoute("/live", routes_live.live),
+        *live_pages.routes(),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *routes_api.api.routes(database),

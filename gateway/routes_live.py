@@ -10,6 +10,7 @@ active call), then one ``history.end``, then live events as they happen.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -32,9 +33,11 @@ async def live(websocket: WebSocket) -> None:
     closed = asyncio.create_task(_wait_closed(websocket))
     try:
         if history:
-            for event in backlog:
-                await websocket.send_text(event.to_json())
-            end = LiveEvent(principal.org_id, call_sid or "", "history.end", {})
+            for past in backlog:
+                await websocket.send_text(past.to_json())
+            end = LiveEvent(
+                principal.org_id, call_sid or "", "history.end", {"server_time": time.time()}
+            )
             await websocket.send_text(end.to_json())
         while True:
             nxt = asyncio.create_task(subscription.next())
