@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
@@ -43,7 +44,7 @@ async def runner_of(rig: E2E, sid: str) -> CallRunner:
     return runners[sid]
 
 
-async def listen(rig: E2E, ref: str) -> tuple[dict[str, int], bytes, int | None]:
+async def listen(rig: E2E, ref: str) -> tuple[dict[str, Any], bytes, int | None]:
     """Everything one listener receives until the gateway closes the socket."""
     url = rig.gw.url.replace("http", "ws") + f"/live/calls/{ref}/listen?api_key={ORG_A_KEY}"
     audio = bytearray()

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 
 from backoffice.api.session import SESSION_COOKIE
 from tests.integration.harness import ORG_A_KEY, ORG_B_KEY, Gateway, call_sid
@@ -129,7 +130,7 @@ async def test_live_sockets_take_the_session_only_from_this_servers_pages(
         url = gw.url.replace("http", "ws") + "/live?history=1"
         host = gw.url.removeprefix("http://")
         async with connect(
-            url, additional_headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, origin=gw.url
+            url, additional_headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}, origin=Origin(gw.url)
         ) as ws:
             caught_up = await ws.recv()
         assert '"history.end"' in str(caught_up)
@@ -138,7 +139,7 @@ async def test_live_sockets_take_the_session_only_from_this_servers_pages(
                 async with connect(
                     url,
                     additional_headers={"Cookie": f"{SESSION_COOKIE}={cookie}", "Host": host},
-                    origin=origin,  # type: ignore[arg-type]
+                    origin=Origin(origin) if origin else None,
                 ):
                     pass
             assert refused.value.response.status_code == 403
