@@ -49,11 +49,13 @@ function entry(kind, cls, who, body, ts) {
     at.className = "at";
     at.textContent = duration(ts - call.started_at);
     li.appendChild(at);
+    li.appendChild(document.createTextNode(" "));
   }
   const label = document.createElement("span");
   label.className = "who";
-  label.textContent = who;
+  label.textContent = `${who}:`;
   li.appendChild(label);
+  li.appendChild(document.createTextNode(" "));
   const content = document.createElement("span");
   content.className = "text";
   content.textContent = body;

@@ -78,8 +78,8 @@ export function followLive(params, { onEvent, onReset, onCaughtUp, statusEl }) {
 }
 
 export function duration(seconds) {
-  if (!(seconds >= 0)) return "—";
-  const s = Math.floor(seconds);
+  if (!Number.isFinite(seconds)) return "—";
+  const s = Math.max(0, Math.floor(seconds)); // clocks a few ms apart must not show "—"
   const m = Math.floor(s / 60);
   return `${m}:${String(s % 60).padStart(2, "0")}`;
 }
