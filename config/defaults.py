@@ -15,6 +15,14 @@ GREETINGS: dict[str, str] = {
     "pt": "Olá, aqui é da {{org_name}}. Estou falando com {{debtor_first_name}}?",
 }
 
+# The agent's opening line when a caller phones in: the caller may not be the debtor
+# (a shared phone), so nobody is named before identity is verified.
+INBOUND_GREETINGS: dict[str, str] = {
+    "en": "Hello, this is {{org_name}}. How can I help you?",
+    "es": "Hola, le atiende {{org_name}}. ¿En qué puedo ayudarle?",
+    "pt": "Olá, aqui é da {{org_name}}. Como posso ajudar?",
+}
+
 # ElevenLabs premade voices, per base language; None lets the agent's own voice speak.
 VOICES: dict[str, str | None] = {
     "en": None,
@@ -29,5 +37,6 @@ def base_language(language: str) -> str:
     return base if base in GREETINGS else DEFAULT_LANGUAGE
 
 
-def greeting_for(language: str) -> str:
-    return GREETINGS[base_language(language)]
+def greeting_for(language: str, *, inbound: bool = False) -> str:
+    table = INBOUND_GREETINGS if inbound else GREETINGS
+    return table[base_language(language)]

@@ -93,7 +93,6 @@ class Settings(StoreSettings):
     inbound_org_id: str = Field(
         default="default", min_length=1, description="Organization that owns inbound calls."
     )
-    default_language: str = Field(default="es", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     default_country: str = Field(default="ES", pattern=r"^[A-Z]{2}$")
     default_locale: str = "es-ES"
     default_timezone: str = "Europe/Madrid"

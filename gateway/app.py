@@ -32,7 +32,7 @@ from gateway.twilio_rest import TwilioVoice
 from gateway.twilio_signature import TwilioSignatures
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, database: Database) -> Services:
     """Wire one process's shared services from its settings (no I/O happens here)."""
     api_key = settings.elevenlabs_api_key
     signed = (
@@ -56,6 +56,7 @@ def build_services(settings: Settings) -> Services:
         voice=TwilioVoice(settings.twilio_account_sid, token, settings.twilio_api_url),
         tools=default_registry(settings.tool_timeout_s),
         signatures=TwilioSignatures(token, settings.public_url, settings.media_stream_url),
+        database=database,
     )
 
 
@@ -100,7 +101,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.database = await open_database(settings)
-        app.state.services = build_services(settings)
+        app.state.services = build_services(settings, app.state.database)
         if freeze_heap:
             gc.collect()
             gc.freeze()

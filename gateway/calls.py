@@ -30,7 +30,7 @@ class CallRecord:
     org_id: str
     account_id: str
     direction: str
-    account_ref: str = ""  # the organization's own id for the account (external id)
+    account_reference: str = ""  # the account's reference as people know it
     debtor_name: str = ""
     opening_mode: OpeningMode = OpeningMode.CALLEE_FIRST
     language: str = "es"
@@ -42,6 +42,7 @@ class CallRecord:
     history: list[StatusUpdate] = field(default_factory=list)
     answered_by: str = ""
     created_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
     ended_at: float | None = None
     end_reason: str = ""
     outcome: str = ""
@@ -49,6 +50,9 @@ class CallRecord:
     recording_path: str = ""
     transcript: list[tuple[str, str]] = field(default_factory=list)
     variables: dict[str, str | int | float | bool] = field(default_factory=dict)
+    voice_id: str | None = None
+    #: What a person hears before a warm transfer connects them (the whisper).
+    transfer_brief: str = ""
     _token_digest: str = ""
     _token_expires: float = 0.0
 
@@ -94,7 +98,7 @@ class CallRecord:
         return {
             "call_ref": self.call_ref,
             "account_id": self.account_id,
-            "account_ref": self.account_ref,
+            "account_reference": self.account_reference,
             "debtor_name": self.debtor_name,
             "number": self.other_party,
             "direction": self.direction,
@@ -109,7 +113,7 @@ class CallRecord:
             "call_sid": self.call_sid,
             "org_id": self.org_id,
             "account_id": self.account_id,
-            "account_ref": self.account_ref,
+            "account_reference": self.account_reference,
             "debtor_name": self.debtor_name,
             "direction": self.direction,
             "opening_mode": self.opening_mode.value,

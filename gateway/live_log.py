@@ -13,7 +13,7 @@ This log is in-process: it holds the events published by this process.
 Live events (``type``: ``data``), as published by the call core and the gateway:
 
 =====================  ==============================================================
-``call.created``       the call card: ``call_ref``, ``account_id``, ``account_ref``,
+``call.created``       the call card: ``call_ref``, ``account_id``, ``account_reference``,
                        ``debtor_name``, ``number``, ``direction``, ``status``,
                        ``created_at``
 ``call.started``       the call card again, when the media stream starts

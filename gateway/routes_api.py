@@ -12,7 +12,6 @@ one that does not exist.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import structlog
@@ -24,6 +23,7 @@ from backoffice.api.framework import Api, Call, error_response
 from backoffice.call_planning import plan_outbound_call
 from backoffice.errors import FieldError, InvalidInput, NotFound
 from gateway.call_context import OpeningMode
+from gateway.call_setup import briefing_for, outbound_record, start_session
 from gateway.calls import CallRecord
 from gateway.hub import LiveEvent
 from gateway.services import Services
@@ -47,7 +47,10 @@ class PlaceCall(BaseModel):
         description="One of the contact's numbers in E.164; default: the contact's phone.",
     )
     from_: str | None = Field(default=None, alias="from", pattern=E164)
-    opening_mode: OpeningMode = OpeningMode.CALLEE_FIRST
+    opening_mode: OpeningMode | None = Field(
+        default=None,
+        description="Who speaks first; default: the organization's setting (callee_first).",
+    )
     language: str | None = Field(
         default=None,
         pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
@@ -101,6 +104,7 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
             [FieldError("from", "required when PARLEY_TWILIO_FROM_NUMBER is not set")],
             "invalid call request",
         )
+    calls = await services.records.org_calls(call.org_id)
     plan = await plan_outbound_call(
         call.db,
         org_id=call.org_id,
@@ -108,6 +112,7 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         to=body.to,
         language=body.language,
         at=services.clock(),
+        records=calls.records,
     )
     if not plan.allowed:
         decision = plan.decision
@@ -121,18 +126,16 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
             },
             status_code=409,
         )
-    record = CallRecord(
-        call_ref=uuid.uuid4().hex,
-        org_id=call.org_id,
-        account_id=plan.account_id,
-        direction="outbound",
+    briefing = await briefing_for(
+        services, calls, plan.subject, plan.language, third_party_number=plan.third_party_number
+    )
+    record = outbound_record(
+        calls,
+        plan,
+        briefing,
+        from_number=from_number,
         opening_mode=body.opening_mode,
-        language=plan.language,
-        account_ref=plan.account_ref,
-        debtor_name=plan.contact_name,
-        to=plan.to,
-        from_=from_number,
-        variables={**plan.variables, **body.variables},
+        extra_variables=body.variables,
     )
     services.calls.add(record)
     public = services.signatures.public_url
@@ -151,6 +154,14 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         return error_response(502, f"Twilio refused the call: {exc.msg}")
     if not record.call_sid:
         services.calls.bind_sid(record, placed.call_sid)
+    await start_session(
+        services,
+        record,
+        calls,
+        contact_id=plan.contact_id,
+        number=plan.to,
+        within_allowed_hours=plan.decision.allowed,
+    )
     services.publish(LiveEvent(call.org_id, record.call_sid, "call.created", record.card()))
     log.info(
         "call.placed", org_id=call.org_id, account_id=body.account_id, call_sid=placed.call_sid

@@ -6,7 +6,6 @@ Both are refused with 403 unless Twilio's signature checks out against the publi
 from __future__ import annotations
 
 import time
-import uuid
 
 import structlog
 from starlette.datastructures import FormData
@@ -14,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from gateway import twiml
-from gateway.call_context import CallContext, OpeningMode, initiation_for
+from gateway.call_context import CallContext, initiation_for
+from gateway.call_outcomes import record_call_end
+from gateway.call_setup import inbound_record
 from gateway.call_status import FINAL, UnknownStatus
 from gateway.calls import CallRecord
 from gateway.hub import LiveEvent
@@ -50,6 +51,7 @@ def context_for(record: CallRecord) -> CallContext:
         direction=record.direction,
         opening_mode=record.opening_mode,
         language=record.language,
+        voice_id=record.voice_id,
         dynamic_variables=dict(record.variables),
     )
 
@@ -65,7 +67,7 @@ async def voice(request: Request) -> Response:
         return PlainTextResponse("CallSid is missing or malformed", status_code=400)
     if services.draining:
         return Response(twiml.reject(), media_type=XML)
-    record = _record_for(services, request, form, call_sid)
+    record = await _record_for(services, request, form, call_sid)
     if record is None:
         return PlainTextResponse("unknown call reference", status_code=404)
     token = record.issue_stream_token(services.settings.stream_token_ttl_s, time.monotonic())
@@ -84,7 +86,7 @@ async def voice(request: Request) -> Response:
     return Response(body, media_type=XML)
 
 
-def _record_for(
+async def _record_for(
     services: Services, request: Request, form: FormData, call_sid: str
 ) -> CallRecord | None:
     call_ref = request.query_params.get("call", "")
@@ -98,17 +100,11 @@ def _record_for(
     record = services.calls.by_sid(call_sid)
     if record is not None:
         return record
-    direction = str(form.get("Direction", "inbound"))
-    record = CallRecord(
-        call_ref=uuid.uuid4().hex,
-        org_id=services.settings.inbound_org_id,
-        account_id="",
-        direction="inbound" if direction == "inbound" else direction,
-        opening_mode=OpeningMode.AGENT_FIRST,
-        language=services.settings.default_language,
-        to=str(form.get("To", "")),
-        from_=str(form.get("From", "")),
+    record = await inbound_record(
+        services,
         call_sid=call_sid,
+        from_=str(form.get("From", "")),
+        to=str(form.get("To", "")),
         status=str(form.get("CallStatus", "ringing")) or "ringing",
     )
     services.calls.add(record)
@@ -177,6 +173,7 @@ def _status_final(services: Services, record: CallRecord, call_status: str) -> N
                 {"reason": record.end_reason, "outcome": record.outcome},
             )
         )
+        services.spawn(record_call_end(services, record), "call-outcome")
 
 
 def _int(value: object, *, default: int) -> int:

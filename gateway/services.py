@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_tools.registry import ToolRegistry
+from agent_tools.runtime import ToolRuntime
+from backoffice.calls.records import RecordsResolver
+from backoffice.store.db import Database
 from config.settings import Settings
 from gateway.agent_session import AgentConnector
 from gateway.calls import CallRecord, InMemoryCallRegistry
@@ -41,7 +44,10 @@ class Services:
     voice: TwilioVoice
     tools: ToolRegistry
     signatures: TwilioSignatures
+    database: Database
     metrics: GatewayMetrics = field(init=False)
+    records: RecordsResolver = field(init=False)
+    tool_runtime: ToolRuntime = field(init=False)
     runners: dict[str, CallRunner] = field(default_factory=dict)
     live_log: CallEventLog = field(default_factory=CallEventLog)
     ended_totals: FrameTotals = field(default_factory=FrameTotals)
@@ -53,6 +59,11 @@ class Services:
     def __post_init__(self) -> None:
         self.metrics = GatewayMetrics(self.frame_totals)
         self.metrics.active_calls.set_function(lambda: len(self.runners))
+        # The clock is read through the field at call time, so a test's pinned clock holds.
+        self.records = RecordsResolver(self.database, lambda: self.clock())
+        self.tool_runtime = ToolRuntime(
+            self.tools, self.database, self.records, lambda: self.clock()
+        )
 
     def frame_totals(self) -> dict[str, int]:
         c2a = self.ended_totals.caller_to_agent

@@ -100,6 +100,8 @@ organizations = Table(
     Column("contact_days", String(27), nullable=False, default="mon,tue,wed,thu,fri"),
     Column("credential_mode", String(10), nullable=False, default="managed"),
     Column("provider_keys", Text, nullable=True),  # encrypted JSON (Fernet), BYOP only
+    # Key signing requests to the organization's own system of record (encrypted, Fernet).
+    Column("records_secret", Text, nullable=True),
     Column("settings", JSON, nullable=False, default=dict),
     _created(),
     CheckConstraint("credential_mode IN ('managed', 'byop')", name="credential_mode"),

@@ -65,8 +65,8 @@ gateway: Any
 try:
     from gateway import routes_api as gateway
     from gateway.app import build_services
-    from gateway.live_pages import PAGES
     from gateway.calls import CallRecord
+    from gateway.live_pages import PAGES
     from gateway.twilio_rest import PlacedCall, TwilioVoice
 except ImportError:  # pragma: no cover - the gateway is optional for this walk
     gateway = None
@@ -473,7 +473,7 @@ async def world(db: Database) -> AsyncIterator[World]:
             twilio_from_number="+15550000001",
             elevenlabs_agent_id="agent-isolation",
         )
-        services = build_services(settings)
+        services = build_services(settings, db)
         await services.voice.close()
         services.voice = typing.cast(TwilioVoice, RecordingVoice())
         app_routes += gateway.api.routes(database)

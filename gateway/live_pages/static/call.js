@@ -20,7 +20,7 @@ function stateLabel() {
 function showCard() {
   const name = call.debtor_name || (call.direction === "inbound" ? "Unknown caller" : "Unknown");
   document.getElementById("title-debtor").textContent = name;
-  text(field("account"), call.account_ref || call.account_id);
+  text(field("account"), call.account_reference || call.account_id);
   text(field("debtor"), call.debtor_name);
   text(field("number"), call.number);
   text(field("direction"), DIRECTION[call.direction] || call.direction);
@@ -164,7 +164,7 @@ async function loadRecord() {
   try {
     const r = await api("GET", `/api/calls/${encodeURIComponent(ref)}`);
     baseline = {
-      call_ref: r.call_ref, account_id: r.account_id, account_ref: r.account_ref,
+      call_ref: r.call_ref, account_id: r.account_id, account_reference: r.account_reference,
       debtor_name: r.debtor_name, direction: r.direction, status: r.status,
       number: r.direction === "inbound" ? r.from : r.to, created_at: r.created_at,
     };

@@ -17,7 +17,7 @@ function render(sid) {
   const link = cells[0].querySelector("a");
   link.href = `/live/calls/${encodeURIComponent(c.call_ref || sid)}`;
   link.textContent = c.debtor_name || (c.direction === "inbound" ? "Unknown caller" : "Unknown");
-  text(cells[1], c.account_ref || c.account_id);
+  text(cells[1], c.account_reference || c.account_id);
   text(cells[2], c.number);
   text(cells[3], DIRECTION[c.direction] || c.direction);
   text(cells[4], stateLabel(c));

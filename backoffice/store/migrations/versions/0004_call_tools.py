@@ -215,6 +215,9 @@ def upgrade() -> None:
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("preferred_channel", sa.String(length=16), nullable=True))
 
+    with op.batch_alter_table("organizations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("records_secret", sa.Text(), nullable=True))
+
     with op.batch_alter_table("disputes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("interaction_id", sa.String(length=32), nullable=True))
         batch_op.create_foreign_key(
@@ -257,6 +260,9 @@ def downgrade() -> None:
             batch_op.f("fk_disputes_interaction_id_interactions"), type_="foreignkey"
         )
         batch_op.drop_column("interaction_id")
+
+    with op.batch_alter_table("organizations", schema=None) as batch_op:
+        batch_op.drop_column("records_secret")
 
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_column("preferred_channel")
