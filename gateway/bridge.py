@@ -425,10 +425,18 @@ class CallBridge:
         if self.phase in (Phase.LIVE, Phase.AWAITING_START, Phase.ENDING):
             self._begin_ending("agent_ended", now)
 
-    def request_transfer(self, number: str, brief: str, now: float) -> None:
-        """Hand the caller to a person once the agent's last words have played."""
+    def request_transfer(
+        self, number: str, brief: str, now: float, *, tell_agent: str = ""
+    ) -> None:
+        """Hand the caller to a person once the agent's last words have played.
+
+        ``tell_agent`` (a supervisor's request) goes to the agent as context first, so
+        a line it is already speaking ends knowing why the call is handed over.
+        """
         if self.phase not in (Phase.LIVE, Phase.AWAITING_START):
             return
+        if tell_agent and self._to_agent is not None:
+            self._agent_out.append(ae.contextual_update_message(tell_agent))
         self._after_ending = WarmTransfer(number, brief)
         self._publish("transfer", number=number)
         self._begin_ending("transferred", now)

@@ -164,6 +164,17 @@ class CallRunner:
         self.bridge.request_transfer(number, brief, self._loop.time())
         self._spawn(self._flush(), "transfer-requested")
 
+    def supervisor_transfer(self, number: str, brief: str) -> None:
+        """A supervisor takes the call over: a warm transfer to their number."""
+        self.bridge.request_transfer(
+            number,
+            brief,
+            self._loop.time(),
+            tell_agent="A supervisor is taking this call over now; the caller is being "
+            "transferred to them. Do not start a new topic.",
+        )
+        self._spawn(self._flush(), "supervisor-transfer")
+
     def answered_by(self, verdict: str) -> None:
         self.bridge.answered_by(verdict, self._loop.time())
         self._spawn(self._flush(), "amd")

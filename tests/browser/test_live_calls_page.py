@@ -172,3 +172,34 @@ async def test_a_placement_the_rules_refuse_is_explained_on_the_page(
         await expect(alert).to_contain_text("The call was not placed", timeout=TIMEOUT_MS)
         await expect(alert).to_contain_text("not found")
         assert page.url.endswith("/live/calls")
+
+
+async def test_a_supervisor_takes_a_call_over_with_a_warm_transfer(
+    tmp_path: Path, browser: Browser, screenshots: Path
+) -> None:
+    supervisor = "+15550107777"
+    async with e2e(tmp_path, agent_script=script(Listen("Hello?"), EndCall())) as rig:
+        rig.callee(DEBTOR, caller())  # silent: the call waits for the supervisor
+        _, page = await signed_in(browser, rig.gw.url, ORG_A_KEY)
+        placed = await rig.place_call(opening_mode="agent_first")
+        await page.goto(f"/live/calls/{placed['call_ref']}")
+        timeline = page.locator("#timeline > li")
+        await expect(timeline.filter(has_text=GREETING)).to_be_visible(timeout=TIMEOUT_MS)
+
+        await page.get_by_label("Your phone number").fill(supervisor)
+        await page.get_by_label("Note for the brief").fill("Asked for a manager.")
+        await page.get_by_role("button", name="Transfer the call to me").click()
+        await expect(timeline.filter(has_text="Transfer")).to_contain_text(supervisor)
+        await expect(timeline.filter(has_text="Call ended")).to_contain_text(
+            "transferred", timeout=TIMEOUT_MS
+        )
+        await page.screenshot(path=screenshots / "8-transferred.png", full_page=True)
+        twilio_call = await rig.call_end(placed["call_sid"])
+        assert twilio_call.transfers == [supervisor]
+        record = rig.gw.services.calls.by_ref(placed["call_ref"])
+        assert record is not None
+        assert record.transfer_brief == (
+            "Supervisor transfer: outbound call with Ann Example. Asked for a manager."
+        )
+        # The page remembers the number for the next call, in this browser only.
+        assert await page.evaluate("localStorage.getItem('parley.supervisor_number')") == supervisor

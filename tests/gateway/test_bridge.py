@@ -921,3 +921,25 @@ def test_caller_frames_publish_nothing() -> None:
     call.live()
     step = call.run_for(1.0)
     assert step.of(Publish) == []
+
+
+# ========================================================= supervisor transfer
+def test_a_supervisor_transfer_tells_the_agent_and_hands_off_after_its_words() -> None:
+    from gateway.effects import WarmTransfer
+
+    call = Call()
+    call.live()
+    call.agent_says(*tags(1, 30), event_id=1)
+    call.run_for(0.1)
+    call.bridge.request_transfer(
+        "+34600000009", "Supervisor takes over.", call.now, tell_agent="A supervisor takes over."
+    )
+    call.tick()
+    updates = [m for m in call.sent.agent if m.get("type") == "contextual_update"]
+    assert updates == [{"type": "contextual_update", "text": "A supervisor takes over."}]
+    assert call.sent.published("transfer") == [{"number": "+34600000009"}]
+    assert call.sent.of(WarmTransfer) == []  # the agent's line is still playing
+    call.run_for(2.0)
+    assert call.sent.of(WarmTransfer) == [WarmTransfer("+34600000009", "Supervisor takes over.")]
+    assert call.sent.media_tags == tags(1, 30)  # the line was heard to its end
+    assert call.bridge.outcome == "transferred"

@@ -31,6 +31,8 @@ function showCard() {
   tickDuration();
   const hangup = document.getElementById("hangup");
   if (hangup) hangup.disabled = call.phase === "ended";
+  const transferButton = document.querySelector("#transfer button");
+  if (transferButton && call.phase === "ended") transferButton.disabled = true;
   document.getElementById("listen").disabled = call.phase === "ended" && !listener;
 }
 
@@ -138,6 +140,7 @@ function onEvent(event) {
       break;
     case "agent_error": entry("agent_error", "event", "Agent error", `${d.code}: ${d.message}`, event.ts); break;
     case "agent_reconnecting": entry("agent_reconnecting", "event", "Agent", "connection lost; reconnecting", event.ts); break;
+    case "transfer": entry("transfer", "event", "Transfer", `to ${d.number}, after the agent's last words`, event.ts); break;
     case "call.ended":
       Object.assign(call, { phase: "ended", speaker: "", end_reason: d.reason, outcome: d.outcome, ended_at: event.ts });
       tentative.textContent = "";
@@ -233,6 +236,29 @@ if (hangup && may("operator")) {
     } catch (e) {
       actionStatus.textContent = `The call could not be ended: ${e.message}`;
       hangup.disabled = call.phase === "ended";
+    }
+  });
+}
+
+// Take over: a warm transfer to the supervisor's own number.
+const transfer = document.getElementById("transfer");
+if (transfer && may("operator")) {
+  const to = document.getElementById("transfer-to");
+  to.value = localStorage.getItem("parley.supervisor_number") || "";
+  transfer.addEventListener("submit", async (submit) => {
+    submit.preventDefault();
+    const button = transfer.querySelector("button");
+    button.disabled = true;
+    actionStatus.textContent = "Transferring the call to you…";
+    const number = to.value.trim();
+    localStorage.setItem("parley.supervisor_number", number);
+    try {
+      await api("POST", `/api/calls/${encodeURIComponent(ref)}/transfer`,
+        { to: number, note: document.getElementById("transfer-note").value });
+      actionStatus.textContent = "Your phone will ring: you hear a brief, then the caller.";
+    } catch (e) {
+      actionStatus.textContent = `The call could not be transferred: ${e.message}`;
+      button.disabled = false;
     }
   });
 }
