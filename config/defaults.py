@@ -23,6 +23,13 @@ INBOUND_GREETINGS: dict[str, str] = {
     "pt": "Olá, aqui é da {{org_name}}. Como posso ajudar?",
 }
 
+# Said to a caller when the colleague they were being transferred to did not answer.
+TRANSFER_UNANSWERED: dict[str, str] = {
+    "en": "Sorry, no colleague is available right now. We will call you back. Goodbye.",
+    "es": "Lo siento, ahora mismo no hay ningún compañero disponible. Le llamaremos. Adiós.",
+    "pt": "Desculpe, nenhum colega está disponível agora. Vamos ligar de volta. Tchau.",
+}
+
 # ElevenLabs premade voices, per base language; None lets the agent's own voice speak.
 VOICES: dict[str, str | None] = {
     "en": None,
@@ -40,3 +47,7 @@ def base_language(language: str) -> str:
 def greeting_for(language: str, *, inbound: bool = False) -> str:
     table = INBOUND_GREETINGS if inbound else GREETINGS
     return table[base_language(language)]
+
+
+def transfer_unanswered_for(language: str) -> str:
+    return TRANSFER_UNANSWERED[base_language(language)]

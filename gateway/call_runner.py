@@ -16,6 +16,7 @@ from pathlib import Path
 import structlog
 from starlette.types import Receive, Send
 
+from backoffice.calls.sessions import update_session
 from gateway import agent_events as ae
 from gateway import twilio_events as te
 from gateway import twiml
@@ -280,6 +281,11 @@ class CallRunner:
             self.services.publish(
                 LiveEvent(self.record.org_id, self.record.call_sid, effect.type, effect.data)
             )
+            if effect.type == "agent.ready":
+                # Server-tool webhooks and the post-call webhook may name the call by
+                # its conversation; the session learns it as soon as the agent does.
+                self.record.conversation_id = str(effect.data.get("conversation_id", ""))
+                self.services.spawn(self._remember_conversation(), "conversation-id")
         elif isinstance(effect, RunTool):
             self._spawn(self._run_tool(effect), f"tool-{effect.name}")
         elif isinstance(effect, HangUp):
@@ -314,6 +320,17 @@ class CallRunner:
         except Exception as exc:
             # The bridge hangs up by itself when Twilio's stop does not follow.
             self._log.warning("twilio.update_failed", error=str(exc)[:200])
+
+    async def _remember_conversation(self) -> None:
+        try:
+            await update_session(
+                self.services.database,
+                self.record.call_sid,
+                conversation_id=self.record.conversation_id or None,
+                status="in-progress",
+            )
+        except Exception as exc:
+            self._log.warning("call.session_update_failed", error=str(exc)[:200])
 
     async def _warm_transfer(self, effect: WarmTransfer) -> None:
         record, services = self.record, self.services

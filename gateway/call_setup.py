@@ -107,6 +107,7 @@ async def start_session(
         language=record.language,
         candidates=candidates,
         status=record.status,
+        now=services.clock(),
     )
     if not record.account_id:
         return

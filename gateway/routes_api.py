@@ -16,17 +16,21 @@ from typing import Annotated, Any
 
 import structlog
 from pydantic import BaseModel, Field, StringConstraints, field_validator
+from sqlalchemy import or_, select
 from starlette.responses import JSONResponse, Response
 from twilio.base.exceptions import TwilioRestException
 
 from backoffice.api.framework import Api, Call, error_response
 from backoffice.call_planning import plan_outbound_call
+from backoffice.calls.sessions import CallSession, session_of
 from backoffice.errors import FieldError, InvalidInput, NotFound
+from backoffice.store.tables import call_sessions
 from gateway.call_context import OpeningMode
 from gateway.call_model import Phase
 from gateway.call_setup import briefing_for, outbound_record, start_session
 from gateway.calls import CallRecord
 from gateway.hub import LiveEvent
+from gateway.post_call_sweep import NotReady, fetch_report
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
@@ -239,3 +243,42 @@ async def hang_up(call: Call) -> Response | dict[str, str]:
         return JSONResponse({"error": "the call has no live media stream"}, status_code=409)
     runner.request_hang_up("operator_ended")
     return {"status": "ending"}
+
+
+@api.route(
+    "POST",
+    "/api/calls/{ref}/fetch-transcript",
+    role="operator",
+    summary="Fetch a call's transcript and analysis from ElevenLabs (when the webhook never came)",
+    tag="calls",
+)
+async def fetch_transcript(call: Call) -> Response | dict[str, Any]:
+    services = _services(call)
+    session = await _stored_session(services, call.org_id, call.path["ref"])
+    if not services.elevenlabs.has_key:
+        return error_response(409, "PARLEY_ELEVENLABS_API_KEY is not set; nothing can be fetched")
+    try:
+        stored = await fetch_report(services, session)
+    except NotReady as exc:
+        return error_response(409, f"ElevenLabs is still processing the conversation ({exc})")
+    except LookupError as exc:
+        return error_response(409, str(exc))
+    except Exception as exc:
+        log.warning("post_call.fetch_failed", call_sid=session.call_sid, error=str(exc)[:200])
+        return error_response(502, "ElevenLabs did not answer; try again later")
+    return {"status": "stored" if stored else "unknown_call", "call_sid": session.call_sid}
+
+
+async def _stored_session(services: Services, org_id: str, ref: str) -> CallSession:
+    async with services.database.read() as conn:
+        row = (
+            await conn.execute(
+                select(call_sessions).where(
+                    call_sessions.c.org_id == org_id,
+                    or_(call_sessions.c.call_ref == ref, call_sessions.c.call_sid == ref),
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("call")
+    return session_of(row)

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from config import defaults
 from gateway import twiml
 from gateway.call_context import CallContext, initiation_for
 from gateway.call_outcomes import record_call_end
@@ -181,3 +182,40 @@ def _int(value: object, *, default: int) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return default
+
+
+async def whisper(request: Request) -> Response:
+    """What the person hears on answering a warm transfer, before the caller joins."""
+    services: Services = request.app.state.services
+    form = await _signed_form(request, services, "whisper")
+    if form is None:
+        return PlainTextResponse("invalid signature", status_code=403)
+    record = services.calls.by_ref(request.query_params.get("call", ""))
+    if record is None or not record.transfer_brief:
+        return Response(twiml.say("Connecting a caller.", "en", hang_up=False), media_type=XML)
+    return Response(twiml.say(record.transfer_brief, "en", hang_up=False), media_type=XML)
+
+
+async def transfer_result(request: Request) -> Response:
+    """Twilio's ``<Dial action>``: the transfer ended, answered or not."""
+    services: Services = request.app.state.services
+    form = await _signed_form(request, services, "transfer")
+    if form is None:
+        return PlainTextResponse("invalid signature", status_code=403)
+    record = services.calls.by_ref(request.query_params.get("call", ""))
+    dial_status = str(form.get("DialCallStatus", ""))
+    if record is not None:
+        _publish_status(services, record, "transfer", dial_status=dial_status)
+        log.info(
+            "call.transfer_ended",
+            call_sid=record.call_sid,
+            org_id=record.org_id,
+            dial_status=dial_status,
+        )
+    if dial_status in ("completed", "answered"):
+        return Response(twiml.hang_up(), media_type=XML)
+    language = record.language if record is not None else "en"
+    if record is not None:
+        record.end_reason = record.outcome = "transfer_unanswered"
+        services.spawn(record_call_end(services, record), "call-outcome")
+    return Response(twiml.say(defaults.transfer_unanswered_for(language), language), media_type=XML)

@@ -15,6 +15,7 @@ from backoffice.store.db import Database
 from config.settings import Settings
 from gateway.agent_session import AgentConnector
 from gateway.calls import CallRecord, InMemoryCallRegistry
+from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import InProcessBus, LiveEvent
 from gateway.live_log import CallEventLog
 from gateway.metrics import GatewayMetrics
@@ -45,6 +46,7 @@ class Services:
     tools: ToolRegistry
     signatures: TwilioSignatures
     database: Database
+    elevenlabs: ElevenLabsApi
     metrics: GatewayMetrics = field(init=False)
     records: RecordsResolver = field(init=False)
     tool_runtime: ToolRuntime = field(init=False)
@@ -54,6 +56,7 @@ class Services:
     draining: bool = False
     # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    sweeper: asyncio.Task[None] | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -106,6 +109,9 @@ class Services:
         return self.runners.get(record.call_sid)
 
     async def aclose(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
         for runner in list(self.runners.values()):
             runner.request_hang_up("shutdown")
         await self.prewarm.close_all()

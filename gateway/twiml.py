@@ -20,6 +20,12 @@ def connect_stream(stream_url: str, parameters: dict[str, str]) -> str:
     return str(response)
 
 
+def hang_up() -> str:
+    response = VoiceResponse()
+    response.hangup()
+    return str(response)
+
+
 def reject() -> str:
     """A call we will not take (unknown, draining): Twilio plays a busy signal."""
     response = VoiceResponse()
