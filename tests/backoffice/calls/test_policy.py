@@ -7,7 +7,10 @@ from backoffice.calls.policy import RemoteRecordsConfig, check_policy, policy_of
 
 def test_a_remote_system_of_record_reads_back_as_remote() -> None:
     stored = check_policy(
-        {"promise_max_days": 10, "system_of_record": {"kind": "remote", "url": "https://crm.test/p"}}
+        {
+            "promise_max_days": 10,
+            "system_of_record": {"kind": "remote", "url": "https://crm.test/p"},
+        }
     )
     policy = policy_of({"calls": stored})
     assert isinstance(policy.system_of_record, RemoteRecordsConfig)
