@@ -9,9 +9,14 @@ answer without acting again, and every request is recorded. The accounts live in
 Knobs, for the ways a real partner misbehaves:
 
 - ``latency_s``: answer that much later, *after* doing the work (a late success);
+  ``write_latency_s`` the same for ``POST``s only (reads stay quick);
 - ``fail_next``: answer ``500`` to that many requests, then normally; with
   ``fail_after_work`` the work is done before the ``500`` (a crash after commit);
 - ``always_fail``: answer ``500`` to everything;
+- ``garble_next``: answer that many requests ``200`` with a body that is not the
+  documented one;
+- ``fail_route``: when set, the failures above hit only requests whose path ends
+  with it (``/promises``), and the rest are answered normally;
 - ``ledger.refuse_promises``: refuse every promise with that reason;
 - :meth:`PartnerRecords.go_down` / :meth:`come_back`: close the port, reopen it.
 
@@ -21,6 +26,7 @@ aiohttp, like the Twilio stand-in, because it embeds in a running loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import hmac
 import time
@@ -40,6 +46,9 @@ from gateway.standins.partner_accounts import (
 
 WINDOW_S = 300
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+#: Set by a handler that did the work (not a replayed answer), read by the middleware:
+#: both run in the request's own task.
+_ACTED: contextvars.ContextVar[bool] = contextvars.ContextVar("partner_acted", default=False)
 
 AccountWrite = Callable[[PartnerLedger, PartnerAccount, dict[str, Any]], Answer]
 WRITES: dict[str, AccountWrite] = {
@@ -88,6 +97,9 @@ class PartnerRecords:
         self.requests: list[RecordedRequest] = []
         self.clock = clock
         self.latency_s = 0.0
+        self.write_latency_s = 0.0
+        self.garble_next = 0
+        self.fail_route: str | None = None
         self.fail_next = 0
         self.fail_after_work = False
         self.always_fail = False
@@ -151,14 +163,18 @@ class PartnerRecords:
         acted = False
         try:
             self._authenticate(request, body)
-            if self.always_fail or (self.fail_next and not self.fail_after_work):
+            targeted = self.fail_route is None or request.path.endswith(self.fail_route)
+            if targeted and (self.always_fail or (self.fail_next and not self.fail_after_work)):
                 self.fail_next = max(0, self.fail_next - 1)
                 response: web.StreamResponse = _json(500, {"error": "partner failure"})
+            elif targeted and self.garble_next:
+                self.garble_next -= 1
+                response = _json(200, {"unexpected": True})
             else:
-                request["body"] = body
+                _ACTED.set(False)
                 response = await handler(request)
-                acted = bool(request.get("acted"))
-                if self.fail_next and self.fail_after_work:
+                acted = _ACTED.get()
+                if targeted and self.fail_next and self.fail_after_work:
                     self.fail_next -= 1
                     response = _json(500, {"error": "partner failure after the work"})
         except _Refusal as exc:
@@ -175,8 +191,9 @@ class PartnerRecords:
                 acted,
             )
         )
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+        delay = self.latency_s + (self.write_latency_s if request.method == "POST" else 0.0)
+        if delay:
+            await asyncio.sleep(delay)
         return response
 
     def _authenticate(self, request: web.Request, body: bytes) -> None:
@@ -194,8 +211,8 @@ class PartnerRecords:
             raise _Refusal(401, "stale timestamp")
 
     @staticmethod
-    def _body(request: web.Request) -> dict[str, Any]:
-        raw: bytes = request["body"]
+    async def _body(request: web.Request) -> dict[str, Any]:
+        raw = await request.read()  # read once by the middleware; aiohttp keeps it
         try:
             value = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
@@ -210,13 +227,13 @@ class PartnerRecords:
             raise _Refusal(404, "account not found")
         return account
 
-    def _once(self, request: web.Request, work: Callable[[], Answer]) -> web.Response:
+    async def _once(self, request: web.Request, work: Callable[[], Answer]) -> web.Response:
         """Run a write at most once per Idempotency-Key; a repeat gets the stored answer."""
         key = request.headers.get(IDEMPOTENCY_HEADER)
         if not key:
             raise _Refusal(400, "Idempotency-Key is required on every POST")
         fingerprint = hashlib.sha256(
-            request.method.encode() + request.path.encode() + request["body"]
+            request.method.encode() + request.path.encode() + await request.read()
         ).hexdigest()
         stored = self._stored.get(key)
         if stored is not None:
@@ -228,7 +245,7 @@ class PartnerRecords:
         except BadRequest as exc:
             raise _Refusal(400, str(exc)) from None
         self._stored[key] = (fingerprint, answer)
-        request["acted"] = True
+        _ACTED.set(True)
         return _json(*answer)
 
     # --- routes -----------------------------------------------------------------------
@@ -246,7 +263,7 @@ class PartnerRecords:
     async def _identity(self, request: web.Request) -> web.Response:
         account = self._found(request)
         try:
-            return _json(*self.ledger.identity(account, self._body(request)))
+            return _json(*self.ledger.identity(account, await self._body(request)))
         except BadRequest as exc:
             raise _Refusal(400, str(exc)) from None
 
@@ -255,17 +272,17 @@ class PartnerRecords:
         if write is None:
             raise _Refusal(404, "no such route")
         account = self._found(request)
-        body = self._body(request)
-        return self._once(request, lambda: write(self.ledger, account, body))
+        body = await self._body(request)
+        return await self._once(request, lambda: write(self.ledger, account, body))
 
     async def _call(self, request: web.Request) -> web.Response:
         what = request.match_info["what"]
         call_sid = request.match_info["call_sid"]
-        body = self._body(request)
+        body = await self._body(request)
         if what == "started":
-            return self._once(request, lambda: self.ledger.call_started(call_sid, body))
+            return await self._once(request, lambda: self.ledger.call_started(call_sid, body))
         if what == "outcome":
-            return self._once(request, lambda: self.ledger.call_outcome(call_sid, body))
+            return await self._once(request, lambda: self.ledger.call_outcome(call_sid, body))
         raise _Refusal(404, "no such route")
 
 
