@@ -412,3 +412,18 @@ async def test_the_calls_pushes_reach_the_partner(remote: Remote) -> None:
     other = dataclasses.replace(call, org_id="another-org")
     await remote.records.record_outcome(other, outcome)  # refused quietly: not this org's
     assert len(remote.partner.requests) == 3
+
+
+async def test_an_account_id_with_reserved_characters_reaches_the_right_account(
+    remote: Remote,
+) -> None:
+    call = await remote.backend.seed()
+    assert call.account_ref is not None
+    odd = dataclasses.replace(remote.partner.account(call.account_ref), ref="ES/2026 #7?")
+    remote.partner.add_account(odd)
+    subject = await remote.records.call_subject(remote.org.id, "ES/2026 #7?")
+    assert subject.account_ref == "ES/2026 #7?"
+    moved = dataclasses.replace(call, account_ref="ES/2026 #7?")
+    assert (await remote.records.escalate(moved, "supervisor", "e1")).ok
+    assert remote.partner.account("ES/2026 #7?").status == "escalated"
+    assert remote.partner.account(call.account_ref).status == "pending_contact"
