@@ -14,6 +14,9 @@ timeout. How each kind of method fails:
   do-not-contact list, audited), then sent to the partner;
 - ``call_started`` and ``record_outcome`` log their failures and never raise.
 
+How a partner's answer becomes one of those is :mod:`backoffice.calls.remote_replies`;
+the signed, retried HTTP is :mod:`backoffice.calls.remote_http`.
+
 parley's own promise rules (:func:`~backoffice.calls.rules.check_promise`) run on the
 partner's live balance before a promise is sent, so a debtor hears the same refusal
 whichever system holds the account. Nothing here logs the secret, an identity answer,
@@ -27,13 +30,11 @@ import datetime as dt
 import hashlib
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
-from urllib.parse import quote
+from typing import Any
 
 import httpx
 import orjson
 import structlog
-from pydantic import BaseModel, ValidationError
 
 from backoffice import audit
 from backoffice.accounts.status import allowed
@@ -51,7 +52,13 @@ from backoffice.calls.models import (
 )
 from backoffice.calls.policy import RemoteRecordsConfig, policy_of
 from backoffice.calls.records_config import load_signing_secret
-from backoffice.calls.remote_http import PartnerClient, PartnerReply, PartnerUnavailable
+from backoffice.calls.remote_http import PartnerClient, PartnerUnavailable
+from backoffice.calls.remote_replies import (
+    NOT_IN_TIME,
+    PartnerActions,
+    account_path,
+    ids,
+)
 from backoffice.calls.remote_wire import (
     ActionWire,
     BalanceWire,
@@ -77,32 +84,9 @@ log = structlog.get_logger(__name__)
 #: so the agent gets this module's sentence rather than a generic one.
 DEADLINE_S = 4.0
 
-NOT_IN_TIME = (
-    "The account system did not answer in time. Tell the caller you could not complete "
-    "this right now and that it will be confirmed by message."
-)
-NOT_TAKEN = (
-    "The account system could not take this right now. Tell the caller you could not "
-    "complete it now and that a colleague will follow up."
-)
-REFUSED = "The account system did not accept this. Tell the caller a colleague will follow up."
-MAX_MESSAGE = 500
-
-W = TypeVar("W", bound=BaseModel)
-
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def idempotency_key(org_id: str, call_sid: str, key: str, action: str) -> str:
-    """The ``Idempotency-Key`` of one action: tool-call ids are unique only within a
-    conversation, and one tool call may write more than one thing."""
-    return hashlib.sha256(f"{org_id}:{call_sid}:{key}:{action}".encode()).hexdigest()
-
-
-class _Unusable(Exception):
-    """A partner answer below 500 that is neither the documented success nor a refusal."""
 
 
 class RemoteRecords:
@@ -134,7 +118,7 @@ class RemoteRecords:
         self._secret: bytes | None = None
         self._secret_lock = asyncio.Lock()
         self._log = log.bind(org_id=org_id, records="remote")
-        self._partner = PartnerClient(
+        partner = PartnerClient(
             http,
             str(config.url),
             self._signing_secret,
@@ -142,18 +126,23 @@ class RemoteRecords:
             retries=config.retries,
             log_context={"org_id": org_id},
         )
+        self._replies = PartnerActions(partner, org_id, self._log)
 
     # --- reads ------------------------------------------------------------------------
 
     async def call_subject(self, org_id: str, account_ref: str) -> CallSubject:
         self._same_org(org_id)
-        reply = await self._read("GET", _account(account_ref), "/accounts/{ref}")
-        return self._parse(SubjectWire, reply, "/accounts/{ref}").to_subject()
+        reply = await self._replies.read(
+            "GET", account_path(account_ref), "/accounts/{ref}", deadline=self._deadline()
+        )
+        return self._replies.parse(SubjectWire, reply, "/accounts/{ref}").to_subject()
 
     async def match_caller(self, org_id: str, number: str) -> list[CallSubject]:
         self._same_org(org_id)
-        reply = await self._read("GET", "accounts", "/accounts", params={"phone": number})
-        found = self._parse(MatchesWire, reply, "/accounts").accounts[:20]
+        reply = await self._replies.read(
+            "GET", "accounts", "/accounts", params={"phone": number}, deadline=self._deadline()
+        )
+        found = self._replies.parse(MatchesWire, reply, "/accounts").accounts[:20]
         subjects = [s.to_subject() for s in found]
         # The partner orders by urgency; workable accounts still come before settled ones.
         return sorted(subjects, key=lambda s: s.status in ("paid", "closed"))
@@ -167,18 +156,25 @@ class RemoteRecords:
             "date_of_birth": answer.date_of_birth.isoformat() if answer.date_of_birth else None,
         }
         route = "/accounts/{ref}/identity-checks"
-        reply = await self._read(
-            "POST", f"{_account(ref)}/identity-checks", route, body=body, call=call
+        reply = await self._replies.read(
+            "POST",
+            f"{account_path(ref)}/identity-checks",
+            route,
+            body=body,
+            call=call,
+            deadline=self._deadline(),
         )
-        return self._parse(IdentityWire, reply, route).match
+        return self._replies.parse(IdentityWire, reply, route).match
 
     async def balance(self, call: CallRef) -> Balance:
         ref = self._account_of(call)
         if ref is None:
             raise NotFound("account")
         route = "/accounts/{ref}/balance"
-        reply = await self._read("GET", f"{_account(ref)}/balance", route, call=call)
-        return self._parse(BalanceWire, reply, route).to_balance()
+        reply = await self._replies.read(
+            "GET", f"{account_path(ref)}/balance", route, call=call, deadline=self._deadline()
+        )
+        return self._replies.parse(BalanceWire, reply, route).to_balance()
 
     # --- writes -----------------------------------------------------------------------
 
@@ -229,7 +225,7 @@ class RemoteRecords:
                 due_date=request.due_date.isoformat(),
             )
 
-        return await self._act(call, ref, "promises", body, key, done, deadline)
+        return await self._replies.act(call, ref, "promises", body, key, done, deadline)
 
     async def schedule_callback(
         self, call: CallRef, request: CallbackRequest, key: str
@@ -254,7 +250,7 @@ class RemoteRecords:
                 at=request.at.isoformat(),
             )
 
-        return await self._act(call, ref, "callbacks", body, key, done, deadline)
+        return await self._replies.act(call, ref, "callbacks", body, key, done, deadline)
 
     async def register_dispute(self, call: CallRef, reason: str, key: str) -> ActionResult:
         def done(wire: ActionWire) -> ActionResult:
@@ -285,7 +281,7 @@ class RemoteRecords:
         confirmed = False
         if call.account_ref is not None:
             body = {"scope": scope.value, "number": call.number, "reason": reason}
-            answer = await self._act(
+            answer = await self._replies.act(
                 call, call.account_ref, "opt-outs", body, key, _plain_done, deadline
             )
             confirmed = answer.ok
@@ -298,7 +294,7 @@ class RemoteRecords:
                     "partner.opt_out_unconfirmed",
                     status=answer.status.value,
                     reason=answer.reason,
-                    **_ids(call),
+                    **ids(call),
                 )
         elif not listed:
             return ActionResult.refused("no_number", "There is no number to opt out on this call.")
@@ -386,14 +382,14 @@ class RemoteRecords:
             "within_allowed_hours": within_allowed_hours,
             "started_at": self._clock().astimezone(dt.UTC).isoformat(),
         }
-        await self._push(call, "started", body, "started")
+        await self._replies.push(call, "started", body, "started", self._deadline())
         return None
 
     async def record_outcome(self, call: CallRef, outcome: CallOutcome) -> None:
         body = outcome_body(call.account_ref, outcome)
         # The same report sent twice is one report; a later one with more facts is not.
         digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        await self._push(call, "outcome", body, f"outcome:{digest}")
+        await self._replies.push(call, "outcome", body, f"outcome:{digest}", self._deadline())
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -422,50 +418,11 @@ class RemoteRecords:
         async with self._db.read() as conn:
             return await get_organization(conn, self.org_id)
 
-    async def _read(
-        self,
-        method: str,
-        path: str,
-        route: str,
-        *,
-        params: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-        call: CallRef | None = None,
-        deadline: float | None = None,
-    ) -> PartnerReply:
-        """A read's answer (2xx). Raises: NotFound (404), RecordsUnavailable."""
-        try:
-            reply = await self._partner.send(
-                method,
-                path,
-                route=route,
-                deadline=deadline if deadline is not None else self._deadline(),
-                params=params,
-                body=body,
-            )
-        except PartnerUnavailable as exc:
-            self._unavailable(exc, route, call)
-            raise RecordsUnavailable(f"{route}: {exc}") from exc
-        if reply.status == 404:
-            raise NotFound("account")
-        if not reply.ok:
-            self._log.error("partner.rejected", route=route, status=reply.status, **_ids(call))
-            raise RecordsUnavailable(f"{route}: answered {reply.status}")
-        return reply
-
-    def _parse(self, model: type[W], reply: PartnerReply, route: str) -> W:
-        try:
-            return model.model_validate(reply.body)
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            self._log.error("partner.bad_response", route=route, fields=fields[:10])
-            raise RecordsUnavailable(f"{route}: not the documented answer") from None
-
     async def _subject_within(self, ref: str, deadline: float, call: CallRef) -> CallSubject:
-        reply = await self._read(
-            "GET", _account(ref), "/accounts/{ref}", call=call, deadline=deadline
+        reply = await self._replies.read(
+            "GET", account_path(ref), "/accounts/{ref}", call=call, deadline=deadline
         )
-        return self._parse(SubjectWire, reply, "/accounts/{ref}").to_subject()
+        return self._replies.parse(SubjectWire, reply, "/accounts/{ref}").to_subject()
 
     async def _account_act(
         self,
@@ -478,63 +435,7 @@ class RemoteRecords:
         ref = self._account_of(call)
         if ref is None:
             raise NotFound("account")
-        return await self._act(call, ref, action, body, key, done, self._deadline())
-
-    async def _act(
-        self,
-        call: CallRef,
-        ref: str,
-        action: str,
-        body: dict[str, Any],
-        key: str,
-        done: Callable[[ActionWire], ActionResult],
-        deadline: float,
-    ) -> ActionResult:
-        """POST one write about account ``ref``; its answer as the agent's result.
-
-        Raises:
-            NotFound: the partner has no such account (404).
-        """
-        route = f"/accounts/{{ref}}/{action}"
-        try:
-            reply = await self._partner.send(
-                "POST",
-                f"{_account(ref)}/{action}",
-                route=route,
-                deadline=deadline,
-                body={**body, "call_sid": call.call_sid},
-                idempotency_key=idempotency_key(self.org_id, call.call_sid, key, action),
-            )
-        except PartnerUnavailable as exc:
-            self._unavailable(exc, route, call)
-            return ActionResult.unavailable(NOT_IN_TIME if exc.transient else NOT_TAKEN)
-        if reply.status == 404:
-            raise NotFound("account")
-        try:
-            wire = self._action_wire(reply)
-        except _Unusable:
-            self._log.error("partner.rejected", route=route, status=reply.status, **_ids(call))
-            return ActionResult.unavailable(NOT_TAKEN)
-        if wire.status == "refused":
-            self._log.info(
-                "partner.refused", route=route, reason=wire.reason or "refused", **_ids(call)
-            )
-            return ActionResult.refused(
-                wire.reason or "refused",
-                (wire.message or REFUSED)[:MAX_MESSAGE],
-                **wire.facts(),
-            )
-        return done(wire)
-
-    @staticmethod
-    def _action_wire(reply: PartnerReply) -> ActionWire:
-        try:
-            wire = ActionWire.model_validate(reply.body)
-        except ValidationError:
-            raise _Unusable from None
-        if wire.status == "refused" or reply.ok:
-            return wire
-        raise _Unusable
+        return await self._replies.act(call, ref, action, body, key, done, self._deadline())
 
     async def _opt_out_locally(self, call: CallRef, reason: str, scope: OptOutScope) -> bool:
         """Put the dialled number on parley's own do-not-contact list, audited."""
@@ -566,46 +467,9 @@ class RemoteRecords:
             )
         return True
 
-    async def _push(self, call: CallRef, what: str, body: dict[str, Any], action: str) -> None:
-        route = f"/calls/{{call_sid}}/{what}"
-        if call.org_id != self.org_id:
-            self._log.error("partner.push_other_org", route=route, call_sid=call.call_sid)
-            return
-        try:
-            reply = await self._partner.send(
-                "POST",
-                f"calls/{quote(call.call_sid, safe='')}/{what}",
-                route=route,
-                deadline=self._deadline(),
-                body=body,
-                idempotency_key=idempotency_key(self.org_id, call.call_sid, action, what),
-            )
-        except PartnerUnavailable as exc:
-            self._log.warning("partner.push_failed", route=route, why=exc.why, **_ids(call))
-            return
-        except Exception:  # a push must never break the call or the webhook behind it
-            self._log.exception("partner.push_failed", route=route, **_ids(call))
-            return
-        if not reply.ok:
-            self._log.warning("partner.push_failed", route=route, status=reply.status, **_ids(call))
-
-    def _unavailable(self, exc: PartnerUnavailable, route: str, call: CallRef | None) -> None:
-        event = "partner.unavailable" if exc.transient else "partner.failed"
-        self._log.warning(event, route=route, why=exc.why, status=exc.status, **_ids(call))
-
 
 def _plain_done(wire: ActionWire) -> ActionResult:
     return ActionResult.done("done")
-
-
-def _account(ref: str) -> str:
-    return f"accounts/{quote(ref, safe='')}"
-
-
-def _ids(call: CallRef | None) -> dict[str, Any]:
-    if call is None:
-        return {}
-    return {"call_sid": call.call_sid, "account_id": call.account_ref}
 
 
 class RemoteRecordsFactory:

@@ -33,7 +33,8 @@ from backoffice.calls.models import (
 )
 from backoffice.calls.policy import RemoteRecordsConfig, policy_of
 from backoffice.calls.records_config import set_records_settings
-from backoffice.calls.remote import NOT_IN_TIME, NOT_TAKEN, RemoteRecords, RemoteRecordsFactory
+from backoffice.calls.remote import RemoteRecords, RemoteRecordsFactory
+from backoffice.calls.remote_replies import NOT_IN_TIME, NOT_TAKEN
 from backoffice.orgs.models import Organization
 from backoffice.store.db import Database
 from backoffice.store.tables import audit_log, organizations
