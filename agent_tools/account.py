@@ -77,7 +77,6 @@ LOOKUP_ACCOUNT = Tool(
     timeout_s=5.0,
     requires_identity=True,
     requires_account=True,
-    exactly_once=False,
 )
 
 SELECT_ACCOUNT = Tool(

@@ -99,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the OS place the processes (default: the gateway gets a CPU of its own)",
     )
+    bench.add_argument(
+        "--tool-calls",
+        type=int,
+        default=20,
+        help="calls of the tool stage, each making a client tool call per second (0: skip)",
+    )
+    bench.add_argument(
+        "--tool-seconds", type=float, default=10.0, help="length of each tool-stage call"
+    )
     bench.set_defaults(func=_bench)
     what = bench.add_subparsers(dest="bench_what", metavar="{import}")
     bench_import = what.add_parser("import", help="measure the portfolio import")

@@ -85,6 +85,22 @@ class Settings(StoreSettings):
     elevenlabs_ws_url: str = DEFAULT_ELEVENLABS_WS_URL
     elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
     redis_url: str | None = None
+    tool_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Shared secret ElevenLabs sends in X-Parley-Tool-Secret on server-tool webhooks; "
+            "unset refuses every server-tool webhook."
+        ),
+    )
+    elevenlabs_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret of the post-call webhook; unset refuses every post-call.",
+    )
+    post_call_sweep_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often calls left without analysis are fetched from ElevenLabs (0: never).",
+    )
 
     api_keys: str = Field(
         default="",
@@ -93,7 +109,6 @@ class Settings(StoreSettings):
     inbound_org_id: str = Field(
         default="default", min_length=1, description="Organization that owns inbound calls."
     )
-    default_language: str = Field(default="es", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     default_country: str = Field(default="ES", pattern=r"^[A-Z]{2}$")
     default_locale: str = "es-ES"
     default_timezone: str = "Europe/Madrid"

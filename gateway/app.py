@@ -6,6 +6,7 @@ and the lifespan closes them.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,17 +23,26 @@ from backoffice.orgs.bootstrap import bootstrap_keys
 from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
 from config.settings import Settings
-from gateway import routes_api, routes_live, routes_media, routes_twilio
+from gateway import (
+    routes_api,
+    routes_elevenlabs,
+    routes_live,
+    routes_media,
+    routes_tools,
+    routes_twilio,
+)
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
 from gateway.calls import InMemoryCallRegistry
+from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import InProcessBus
+from gateway.post_call_sweep import sweep_forever
 from gateway.prewarm import PrewarmPool
 from gateway.services import Services
 from gateway.twilio_rest import TwilioVoice
 from gateway.twilio_signature import TwilioSignatures
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, database: Database) -> Services:
     """Wire one process's shared services from its settings (no I/O happens here)."""
     api_key = settings.elevenlabs_api_key
     signed = (
@@ -56,6 +66,11 @@ def build_services(settings: Settings) -> Services:
         voice=TwilioVoice(settings.twilio_account_sid, token, settings.twilio_api_url),
         tools=default_registry(settings.tool_timeout_s),
         signatures=TwilioSignatures(token, settings.public_url, settings.media_stream_url),
+        database=database,
+        elevenlabs=ElevenLabsApi(
+            api_key.get_secret_value() if api_key is not None else None,
+            settings.elevenlabs_api_url,
+        ),
     )
 
 
@@ -100,7 +115,12 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.database = await open_database(settings)
-        app.state.services = build_services(settings)
+        app.state.services = build_services(settings, app.state.database)
+        services = app.state.services
+        if settings.post_call_sweep_s > 0 and services.elevenlabs.has_key:
+            services.sweeper = asyncio.create_task(
+                sweep_forever(services, settings.post_call_sweep_s), name="post-call-sweep"
+            )
         if freeze_heap:
             gc.collect()
             gc.freeze()
@@ -117,6 +137,10 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     routes = [
         Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
+        Route("/twilio/whisper", routes_twilio.whisper, methods=["POST"]),
+        Route("/twilio/transfer", routes_twilio.transfer_result, methods=["POST"]),
+        Route("/tools/{name}", routes_tools.tool_webhook, methods=["POST"]),
+        Route("/elevenlabs/post-call", routes_elevenlabs.post_call, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         WebSocketRoute("/live", routes_live.live),
         Route("/health", health, methods=["GET"]),

@@ -28,7 +28,8 @@ from backoffice.calls.models import (
 from backoffice.calls.policy import CallPolicy
 from backoffice.calls.rules import check_promise
 from backoffice.calls.timeline import add_event
-from backoffice.compliance.optout import opt_out_contact, opt_out_phone
+from backoffice.compliance import dnc_list
+from backoffice.compliance.optout import opt_out_contact
 from backoffice.compliance.phones import InvalidPhone, to_e164
 from backoffice.orgs.models import Organization
 from backoffice.store.tables import (
@@ -268,8 +269,6 @@ async def opt_out(
     call: CallRef,
     reason: str,
     scope: OptOutScope,
-    *,
-    org: Organization,
 ) -> ActionResult:
     if scope is OptOutScope.CONTACT and call.contact_id is not None:
         await opt_out_contact(
@@ -288,14 +287,24 @@ async def opt_out(
         )
     if not call.number:
         return ActionResult.refused("no_number", "There is no number to opt out on this call.")
-    await opt_out_phone(
+    # Not the verified debtor: the number is listed (no call or message reaches it
+    # again), but nobody is opted out of email on a stranger's word.
+    await dnc_list.remember(
         conn,
         org_id=call.org_id,
-        region=org.country,
-        phone=call.number,
+        numbers=[call.number],
         reason=reason,
-        actor=call.actor,
         source="agent",
+        actor=call.actor,
+    )
+    await audit.record(
+        conn,
+        org_id=call.org_id,
+        actor=call.actor,
+        action="dnc.added",
+        entity_type="number",
+        entity_id=call.number,
+        reason=reason[:500],
     )
     await _event(conn, call, "opt_out", f"Number {call.number} opted out: {reason}", scope="number")
     return ActionResult.done(

@@ -92,8 +92,7 @@ class BuiltinRecords:
         self, call: CallRef, reason: str, scope: OptOutScope, key: str
     ) -> ActionResult:
         async with self.db.transaction() as conn:
-            org = await get_organization(conn, call.org_id)
-            return await actions.opt_out(conn, call, reason, scope, org=org)
+            return await actions.opt_out(conn, call, reason, scope)
 
     async def escalate(self, call: CallRef, reason: str, key: str) -> ActionResult:
         async with self.db.transaction() as conn:

@@ -129,6 +129,8 @@ async def record_outcome(conn: AsyncConnection, call: CallRef, outcome: CallOutc
         values.update(outcome_source=outcome.source, outcome_at=utcnow())
     else:
         values["status"] = _interaction_status(outcome.status)
+        if row.outcome_source in ("webhook", "fetch"):
+            values.pop("transcript", None)  # ElevenLabs' transcript came first and wins
     if values:
         await conn.execute(
             update(interactions)

@@ -70,7 +70,7 @@ class CallSession:
         )
 
 
-def _session(row: Any) -> CallSession:
+def session_of(row: Any) -> CallSession:
     return CallSession(**dict(row._mapping))
 
 
@@ -88,8 +88,13 @@ async def open_session(
     language: str | None = None,
     candidates: list[dict[str, Any]] | None = None,
     status: str = "queued",
+    now: dt.datetime | None = None,
 ) -> CallSession:
-    """Create the session of a call, or return the existing one (a retried webhook)."""
+    """Create the session of a call, or return the existing one (a retried webhook).
+
+    ``now`` is the business clock (rules such as "no outbound call the day the debtor
+    called in" read ``created_at``); default: the wall clock.
+    """
     row = {
         "id": new_id(),
         "org_id": org_id,
@@ -105,7 +110,7 @@ async def open_session(
         "identity_state": UNVERIFIED,
         "identity_failures": 0,
         "status": status,
-        "created_at": utcnow(),
+        "created_at": now or utcnow(),
     }
     try:
         async with db.transaction() as conn:
@@ -122,7 +127,7 @@ async def get_session(conn: AsyncConnection, call_sid: str) -> CallSession | Non
     row = (
         await conn.execute(select(call_sessions).where(call_sessions.c.call_sid == call_sid))
     ).first()
-    return None if row is None else _session(row)
+    return None if row is None else session_of(row)
 
 
 async def find_session(db: Database, call_sid: str) -> CallSession | None:
@@ -136,7 +141,7 @@ async def by_conversation(conn: AsyncConnection, conversation_id: str) -> CallSe
             select(call_sessions).where(call_sessions.c.conversation_id == conversation_id)
         )
     ).first()
-    return None if row is None else _session(row)
+    return None if row is None else session_of(row)
 
 
 async def update_session(db: Database, call_sid: str, **values: Any) -> None:

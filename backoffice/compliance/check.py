@@ -320,6 +320,7 @@ async def after_inbound_call(
     zone = zoneinfo.ZoneInfo(decision.timezone) if decision.timezone else org.zone
     local = decision.at.astimezone(zone)
     midnight = first_instant(local.date(), dt.time(0, 0), zone)
+    tomorrow = first_instant(local.date() + dt.timedelta(days=1), dt.time(0, 0), zone)
     called_in = (
         await conn.execute(
             select(call_sessions.c.id)
@@ -328,13 +329,13 @@ async def after_inbound_call(
                 call_sessions.c.account_ref == account_ref,
                 call_sessions.c.direction == "inbound",
                 call_sessions.c.created_at >= midnight,
+                call_sessions.c.created_at < tomorrow,
             )
             .limit(1)
         )
     ).first()
     if called_in is None:
         return decision
-    tomorrow = first_instant(local.date() + dt.timedelta(days=1), dt.time(0, 0), zone)
     upcoming = window_for(org, zone).next_open(tomorrow)
     return replace(
         decision,

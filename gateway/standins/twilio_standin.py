@@ -97,6 +97,7 @@ class TwilioStandIn:
             say_s_per_char=self._say_s_per_char,
             pause_scale=self._pause_scale,
             transfer_hold_s=self._transfer_hold_s,
+            callee_for=self.callees.get,
         )
         await self._rest.start()
 

@@ -46,6 +46,7 @@ from starlette.routing import Route
 from backoffice.accounts.status import change_status
 from backoffice.api.app import endpoints, routes
 from backoffice.api.framework import Endpoint
+from backoffice.calls.sessions import open_session
 from backoffice.orgs.service import create_api_key
 from backoffice.store.db import Database
 from backoffice.store.tables import metadata, new_id, organizations, utcnow
@@ -474,7 +475,7 @@ async def world(db: Database) -> AsyncIterator[World]:
             twilio_from_number="+15550000001",
             elevenlabs_agent_id="agent-isolation",
         )
-        services = build_services(settings)
+        services = build_services(settings, db)
         await services.voice.close()
         services.voice = typing.cast(TwilioVoice, RecordingVoice())
         app_routes += gateway.api.routes(database)
@@ -495,6 +496,14 @@ async def world(db: Database) -> AsyncIterator[World]:
         )
         services.calls.add(record)
         services.calls.bind_sid(record, a.ids["call_sid"])
+        await open_session(
+            db,
+            org_id=a_tenant.org.id,
+            call_sid=a.ids["call_sid"],
+            call_ref=a.ids["call_ref"],
+            direction="outbound",
+            account_ref=a.ids["account"],
+        )
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as http:
