@@ -206,3 +206,32 @@ async def test_the_resolver_gives_each_organization_the_system_it_chose(db: Data
         async with db.read() as conn:
             org = await get_organization(conn, api.a.org.id)
         assert org.settings["calls"]["system_of_record"]["kind"] == "remote"
+
+
+async def test_the_system_of_record_is_not_switched_behind_the_records_route(
+    db: Database,
+) -> None:
+    async with api_harness(db) as api:
+        sneaky = await api.http.patch(
+            "/api/org",
+            json={"calls": {"system_of_record": {"kind": "remote", "url": "http://evil.test/"}}},
+            headers=api.a.headers(),
+        )
+        assert sneaky.status_code == 422
+        assert [e["field"] for e in sneaky.json()["errors"]] == ["calls.system_of_record"]
+        await _put(api, REMOTE)
+        shown = (await api.http.get("/api/org", headers=api.a.headers())).json()["calls"]
+        # sending back the rules as shown (system of record included) changes nothing
+        shown["promise_max_days"] = 9
+        kept = await api.http.patch("/api/org", json={"calls": shown}, headers=api.a.headers())
+        assert kept.status_code == 200, kept.text
+        settings, sealed = await _stored(db, api.a.org.id)
+        assert settings["calls"]["promise_max_days"] == 9
+        assert settings["calls"]["system_of_record"]["url"] == REMOTE["url"]
+        assert sealed is not None
+        back = await api.http.patch(
+            "/api/org",
+            json={"calls": {"system_of_record": {"kind": "builtin"}}},
+            headers=api.a.headers(),
+        )
+        assert back.status_code == 422
