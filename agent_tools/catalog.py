@@ -7,6 +7,7 @@ from agent_tools import (
     callback,
     cases,
     contact_details,
+    debt_summary,
     end_call,
     identity,
     opt_out,
@@ -28,6 +29,7 @@ ALL_TOOLS = (
     opt_out.TOOL,
     contact_details.ALTERNATE_NUMBER,
     contact_details.CHANNEL_PREFERENCE,
+    debt_summary.TOOL,
     transfer.TOOL,
     end_call.TOOL,
 )

@@ -73,6 +73,9 @@ class ToolResult:
     is_error: bool = False
     end_call: bool = False
     transfer: TransferRequest | None = None
+    #: The handler did not complete (it crashed or ran out of time): whatever it wrote
+    #: must be undone, and a retry may run it again.
+    failed: bool = False
 
     def to_record(self) -> dict[str, Any]:
         """The result as stored in the tool-call ledger (every repeat gets it back)."""
@@ -81,6 +84,8 @@ class ToolResult:
             record["end_call"] = True
         if self.transfer is not None:
             record["transfer"] = {"number": self.transfer.number, "brief": self.transfer.brief}
+        if self.failed:
+            record["failed"] = True
         return record
 
     @classmethod
@@ -90,6 +95,7 @@ class ToolResult:
             text=str(record.get("text", "")),
             is_error=bool(record.get("is_error", False)),
             end_call=bool(record.get("end_call", False)),
+            failed=bool(record.get("failed", False)),
             transfer=TransferRequest(str(transfer["number"]), str(transfer["brief"]))
             if isinstance(transfer, dict)
             else None,
@@ -116,6 +122,9 @@ class Tool(Generic[P]):
     #: Needs no call session nor backoffice (``end_call``): it works even when the
     #: database does not answer, because ending a call must never fail.
     standalone: bool = False
+    #: Calls a provider over the network (a message send): it must not run inside a
+    #: database transaction, so its exactly-once claim commits on its own first.
+    calls_out: bool = False
 
     def client_tool_schema(self) -> dict[str, Any]:
         """The ElevenLabs client-tool definition (``type: client``) for this tool."""
@@ -173,10 +182,13 @@ class ToolRegistry:
             return ToolResult(FAILURE_RESULT, is_error=True)
         timeout = tool.timeout_s or self.default_timeout_s
         try:
-            return await asyncio.wait_for(tool.handler(params, ctx), timeout)
+            # asyncio.timeout, not wait_for: the handler stays in this task, so it joins
+            # the transaction its caller may have open (wait_for would start a task).
+            async with asyncio.timeout(timeout):
+                return await tool.handler(params, ctx)
         except (TimeoutError, RecordsUnavailable):
             log.warning("tool.timeout", tool=name, timeout_s=timeout)
-            return ToolResult(TIMEOUT_RESULT, is_error=True)
+            return ToolResult(TIMEOUT_RESULT, is_error=True, failed=True)
         except Exception:
             log.exception("tool.failed", tool=name)
-            return ToolResult(FAILURE_RESULT, is_error=True)
+            return ToolResult(FAILURE_RESULT, is_error=True, failed=True)

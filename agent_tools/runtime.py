@@ -29,6 +29,7 @@ from agent_tools.scope import CallScope
 from backoffice.calls import ledger
 from backoffice.calls.records import RecordsResolver
 from backoffice.calls.sessions import find_session
+from backoffice.messaging.providers import Messaging
 from backoffice.store.db import Database
 
 log = structlog.get_logger(__name__)
@@ -41,11 +42,14 @@ class ToolRuntime:
         db: Database,
         resolver: RecordsResolver,
         clock: Callable[[], dt.datetime],
+        messaging: Messaging | None = None,
     ) -> None:
         self.registry = registry
         self.db = db
         self.resolver = resolver
         self.clock = clock
+        #: Senders for tools that message the debtor (set once the gateway has them).
+        self.messaging = messaging
 
     async def run(
         self,
@@ -101,6 +105,7 @@ class ToolRuntime:
                 parameters=parameters,
                 work=work,
                 wait_s=tool.timeout_s or self.registry.default_timeout_s,
+                atomic=scope.records.kind == "builtin" and not tool.calls_out,
             )
         except Exception:
             log.exception("tool.ledger_failed", tool=name, call_sid=call_sid, org_id=org_id)
@@ -114,4 +119,6 @@ class ToolRuntime:
         if session is None or session.org_id != org_id:
             return None
         calls = await self.resolver.org_calls(org_id)
-        return CallScope(session, calls.records, calls.policy, calls.org, self.db, self.clock)
+        return CallScope(
+            session, calls.records, calls.policy, calls.org, self.db, self.clock, self.messaging
+        )

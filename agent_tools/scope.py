@@ -15,6 +15,7 @@ from backoffice.calls.interface import SystemOfRecord
 from backoffice.calls.models import CallRef
 from backoffice.calls.policy import CallPolicy
 from backoffice.calls.sessions import CallSession
+from backoffice.messaging.providers import Messaging
 from backoffice.orgs.models import Organization
 from backoffice.store.db import Database
 
@@ -27,6 +28,7 @@ class CallScope:
     org: Organization
     db: Database
     clock: Callable[[], dt.datetime]
+    messaging: Messaging | None = None
 
     @property
     def call(self) -> CallRef:

@@ -1,4 +1,5 @@
-"""The ``parley`` command: ``serve``, ``demo``, ``bench [import]``, ``migrate``, ``import``."""
+"""The ``parley`` command: ``serve``, ``demo``, ``bench [import]``, ``migrate``, ``import``,
+``agent sync``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bin import import_cmd
+from bin import agent_cmd, import_cmd
 from bin.bench_import import add_arguments as add_import_bench_arguments
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings, load_store_settings
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_migrate)
 
     import_cmd.add_parser(sub)
+    agent_cmd.add_parser(sub)
     return parser
 
 

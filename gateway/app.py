@@ -19,6 +19,8 @@ from starlette.routing import Route, WebSocketRoute
 
 from agent_tools.catalog import default_registry
 from backoffice.api.app import routes as backoffice_routes
+from backoffice.messaging.provider_accounts import MessagingConfig
+from backoffice.messaging.providers import Messaging
 from backoffice.orgs.bootstrap import bootstrap_keys
 from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
@@ -28,6 +30,7 @@ from gateway import (
     routes_elevenlabs,
     routes_live,
     routes_media,
+    routes_messaging,
     routes_tools,
     routes_twilio,
 )
@@ -117,6 +120,10 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         app.state.database = await open_database(settings)
         app.state.services = build_services(settings, app.state.database)
         services = app.state.services
+        app.state.messaging = Messaging(
+            MessagingConfig.from_settings(settings), clock=lambda: app.state.services.clock()
+        )
+        services.tool_runtime.messaging = app.state.messaging
         if settings.post_call_sweep_s > 0 and services.elevenlabs.has_key:
             services.sweeper = asyncio.create_task(
                 sweep_forever(services, settings.post_call_sweep_s), name="post-call-sweep"
@@ -128,6 +135,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
             yield
         finally:
             await app.state.services.aclose()
+            await app.state.messaging.aclose()
             await app.state.database.close()
 
     def database(request: Request) -> Database:
@@ -139,6 +147,9 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
         Route("/twilio/whisper", routes_twilio.whisper, methods=["POST"]),
         Route("/twilio/transfer", routes_twilio.transfer_result, methods=["POST"]),
+        Route("/twilio/messages/status", routes_messaging.message_status, methods=["POST"]),
+        Route("/twilio/messages/inbound", routes_messaging.message_inbound, methods=["POST"]),
+        Route("/resend/events", routes_messaging.resend_events, methods=["POST"]),
         Route("/tools/{name}", routes_tools.tool_webhook, methods=["POST"]),
         Route("/elevenlabs/post-call", routes_elevenlabs.post_call, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),

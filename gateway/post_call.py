@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 
 from backoffice.calls.models import CallOutcome
+from backoffice.calls.outcomes import CONTACT_RESULTS, COOPERATION, DISPOSITIONS, SENTIMENTS
 from backoffice.calls.sessions import CallSession, by_conversation, find_session, update_session
 from gateway.services import Services
 
@@ -68,11 +69,13 @@ def _collected(analysis: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _text(value: object, limit: int = 64) -> str | None:
+def _known(value: object, allowed: tuple[str, ...]) -> str | None:
+    """One of the values the agent's data collection may give, else None (the raw value
+    stays in the stored analysis)."""
     if value is None or isinstance(value, dict | list):
         return None
-    text = str(value).strip().lower().replace(" ", "_")
-    return text[:limit] or None
+    text = str(value).strip().lower().replace(" ", "_").replace("-", "_")
+    return text if text in allowed else None
 
 
 def _willingness(value: object) -> int | None:
@@ -137,11 +140,11 @@ def parse_report(data: object, *, source: str) -> Report:
         conversation_id=conversation_id,
         transcript=tuple(lines),
         summary=str(summary)[:4000] if summary else None,
-        contact_result=_text(collected.get("contact_result"), 32),
-        disposition=_text(collected.get("disposition")),
-        sentiment=_text(collected.get("sentiment"), 16),
+        contact_result=_known(collected.get("contact_result"), CONTACT_RESULTS),
+        disposition=_known(collected.get("disposition"), DISPOSITIONS),
+        sentiment=_known(collected.get("sentiment"), SENTIMENTS),
         willingness=_willingness(collected.get("willingness_to_pay")),
-        cooperation=_text(collected.get("cooperation"), 16),
+        cooperation=_known(collected.get("cooperation"), COOPERATION),
         tools_used=tuple(tools),
         cost=_cost(metadata.get("cost")),
         analysis={

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from backoffice.api import accounts, compliance, imports, optouts, orgs, records
+from backoffice.api import accounts, compliance, imports, messaging, optouts, orgs, records
 from backoffice.api.framework import Api, Endpoint
 from backoffice.api.openapi import openapi
 from backoffice.store.db import Database
@@ -23,6 +23,7 @@ GROUPS: list[Api] = [
     imports.api,
     optouts.api,
     compliance.api,
+    messaging.api,
 ]
 VERSION = "0.1.0"
 

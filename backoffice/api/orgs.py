@@ -203,8 +203,9 @@ class CredentialsIn(BaseModel):
     mode: str = Field(description="managed (parley's keys) or byop (your own).")
     providers: dict[str, dict[str, str]] = Field(
         default_factory=dict,
-        description="byop keys per provider: twilio {account_sid, auth_token, from_number}, "
-        "elevenlabs {api_key, agent_id}, resend {api_key, from_domain}.",
+        description="byop keys per provider: twilio {account_sid, auth_token, from_number, "
+        "whatsapp_from}, elevenlabs {api_key, agent_id}, resend {api_key, from_domain, "
+        "webhook_secret (whsec_..., signs your Resend account's events)}.",
     )
 
 

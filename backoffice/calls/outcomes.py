@@ -34,20 +34,25 @@ _CALL_START_STATUSES = frozenset(
     {"new", "pending_contact", "auto_management", "active_conversation"}
 )
 
-#: Disposition (from the analysis) -> the status the account moves to.
-DISPOSITION_STATUS: dict[str, str] = {
+#: What the post-call analysis may say of a call (the agent's data collection asks for
+#: exactly these), and the status each moves the account to (None: no change; an
+#: opt-out, for one, is the compliance side's business, already done by the tool).
+DISPOSITION_STATUS: dict[str, str | None] = {
     "promise_to_pay": "promise_active",
-    "paid": "in_review",  # a person confirms the payment before the account is paid
+    "callback_requested": "active_conversation",
     "dispute": "in_review",
     "hardship": "in_review",
-    "escalated": "escalated",
-    "callback_requested": "active_conversation",
     "refused_to_pay": "active_conversation",
-    "no_commitment": "active_conversation",
-    "wrong_party": "pending_contact",
-    "no_answer": "pending_contact",
-    "voicemail": "pending_contact",
+    "already_paid": "in_review",  # a person confirms the payment before the account is paid
+    "opt_out": None,
+    "escalated": "escalated",
+    "transferred": "active_conversation",
+    "no_outcome": "pending_contact",
 }
+DISPOSITIONS = tuple(DISPOSITION_STATUS)
+CONTACT_RESULTS = ("right_party", "third_party", "wrong_number", "voicemail", "no_contact")
+SENTIMENTS = ("positive", "neutral", "negative")
+COOPERATION = ("cooperative", "neutral", "uncooperative", "hostile")
 
 #: Twilio's final call statuses -> the interaction's status.
 _UNANSWERED = frozenset({"busy", "no-answer", "failed", "canceled"})

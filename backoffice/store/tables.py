@@ -431,3 +431,140 @@ hardships = Table(
     Column("idempotency_key", String(128), nullable=True, unique=True),
     _created(),
 )
+
+# --- messaging: SMS, WhatsApp, email (migration 0005) -------------------------------
+
+MESSAGE_CHANNELS = ("sms", "whatsapp", "email")
+MESSAGE_STATUSES = (
+    "pending",
+    "accepted",
+    "queued",
+    "sending",
+    "sent",
+    "delivered",
+    "read",
+    "received",
+    "failed",
+    "undelivered",
+    "bounced",
+    "canceled",
+)
+
+# One row per message sent or received. The interaction row (channel, status) is what
+# the account timeline shows; this row holds what only messages have: addresses, the
+# template and its language, the rendered text, the provider's id and the delivery
+# state, ranked so that callbacks arriving out of order never move it backwards.
+messages = Table(
+    "messages",
+    metadata,
+    _id(),
+    _org(),
+    Column("interaction_id", String(32), ForeignKey("interactions.id"), nullable=True),
+    Column("account_id", String(32), ForeignKey("accounts.id"), nullable=True, index=True),
+    Column("contact_id", String(32), ForeignKey("contacts.id"), nullable=True, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("direction", String(16), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("provider_id", String(128), nullable=True),
+    Column("credential_mode", String(10), nullable=False, default="managed"),
+    Column("idempotency_key", String(128), nullable=True),
+    Column("to_address", String(320), nullable=False),
+    Column("from_address", String(320), nullable=False),
+    Column("template", String(64), nullable=True),
+    Column("language", String(10), nullable=True),
+    Column("content_sid", String(64), nullable=True),
+    Column("subject", String(300), nullable=True),
+    Column("body", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(32), nullable=True),
+    Column("error_message", String(500), nullable=True),
+    Column("actor", String(100), nullable=False),
+    _created(),
+    Column("updated_at", UTCDateTime(), nullable=False, default=utcnow),
+    UniqueConstraint("provider", "provider_id", name="uq_messages_provider_provider_id"),
+    UniqueConstraint("org_id", "idempotency_key", name="uq_messages_org_idempotency_key"),
+    CheckConstraint(_in("channel", MESSAGE_CHANNELS), name="channel"),
+    CheckConstraint("direction IN ('outbound', 'inbound')", name="direction"),
+    CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+    Index("ix_messages_org_contact_created", "org_id", "contact_id", "created_at"),
+)
+
+# Every delivery report and provider event as received, deduplicated on the provider's
+# own event id (a Svix message id, a Twilio MessageSid + status): replays are no-ops.
+message_events = Table(
+    "message_events",
+    metadata,
+    _id(),
+    _org(),
+    Column("message_id", String(32), ForeignKey("messages.id"), nullable=False, index=True),
+    Column("provider_event_id", String(160), nullable=False),
+    Column("kind", String(48), nullable=False),
+    Column("status", String(16), nullable=True),
+    Column("applied", Boolean, nullable=False),
+    Column("detail", JSON, nullable=True),
+    Column("at", UTCDateTime(), nullable=False, default=utcnow),
+    UniqueConstraint("provider_event_id", name="uq_message_events_provider_event_id"),
+)
+
+# WhatsApp's 24-hour customer-service window, per debtor address: free-form text is
+# allowed only until ``last_inbound_at`` + 24 h; outside it, approved templates only.
+whatsapp_windows = Table(
+    "whatsapp_windows",
+    metadata,
+    _id(),
+    _org(),
+    Column("address", String(16), nullable=False),
+    Column("contact_id", String(32), ForeignKey("contacts.id"), nullable=True),
+    Column("last_inbound_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("org_id", "address", name="uq_whatsapp_windows_org_address"),
+)
+
+EMAIL_DOMAIN_STATUSES = (
+    "not_started",
+    "pending",
+    "verified",
+    "partially_verified",
+    "partially_failed",
+    "failed",
+    "temporary_failure",
+)
+
+# An organization's sending domain as registered with Resend: the DNS records to add,
+# and the verification state. Email is sent only from a domain whose status is
+# ``verified``; a domain belongs to one organization (inbound mail is matched by it).
+email_domains = Table(
+    "email_domains",
+    metadata,
+    _id(),
+    _org(),
+    Column("name", String(253), nullable=False),
+    Column("provider_domain_id", String(64), nullable=False),
+    Column("region", String(32), nullable=True),
+    Column("status", String(24), nullable=False),
+    Column("records", JSON, nullable=False),
+    Column("credential_mode", String(10), nullable=False),
+    _created(),
+    Column("checked_at", UTCDateTime(), nullable=True),
+    Column("verified_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("name", name="uq_email_domains_name"),
+)
+
+# The backoffice's outbox of domain events (``message.failed``, ``message.replied``,
+# ...): written in the transaction of the change they describe, read and marked
+# consumed by the strategy engine (see ``backoffice.messaging.events``).
+domain_events = Table(
+    "domain_events",
+    metadata,
+    _id(),
+    _org(),
+    Column("kind", String(48), nullable=False),
+    Column("account_id", String(32), nullable=True),
+    Column("contact_id", String(32), nullable=True),
+    Column("entity_type", String(32), nullable=False),
+    Column("entity_id", String(64), nullable=False),
+    Column("payload", JSON, nullable=False),
+    _created(),
+    Column("consumed_at", UTCDateTime(), nullable=True),
+    Column("consumed_by", String(64), nullable=True),
+    Index("ix_domain_events_org_pending", "org_id", "consumed_at", "created_at"),
+)

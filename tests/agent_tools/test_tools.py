@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import select
 
 from agent_tools.catalog import default_registry
-from agent_tools.registry import ToolResult
+from agent_tools.promise import RegisterPromiseParams
+from agent_tools.registry import Tool, ToolContext, ToolResult
 from agent_tools.runtime import ToolRuntime
+from backoffice.calls.models import PromiseRequest
 from backoffice.calls.records import RecordsResolver
 from backoffice.calls.sessions import find_session, open_session
 from backoffice.compliance.check import Reason, may_contact
@@ -512,3 +514,31 @@ async def test_a_verified_caller_with_several_accounts_is_asked_which(desk: Desk
     chosen = await desk.tool("select_account", call, reference="ref-88")
     assert chosen["ok"]
     assert (await desk.tool("lookup_account", call))["pending_balance"] == "$100.00"
+
+
+async def test_a_tool_that_fails_halfway_leaves_nothing_and_may_be_retried(desk: Desk) -> None:
+    await desk.verify()
+    registry = default_registry()
+    attempts: list[int] = []
+
+    async def promise_then_crash(params: RegisterPromiseParams, ctx: ToolContext) -> ToolResult:
+        assert ctx.scope is not None
+        await ctx.scope.records.register_promise(
+            ctx.scope.call, PromiseRequest(params.amount, params.date), ctx.tool_call_id
+        )
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the status change failed after the promise was written")
+        return ToolResult("done")
+
+    registry.register(Tool("fragile_promise", "test", RegisterPromiseParams, promise_then_crash))
+    runtime = ToolRuntime(registry, desk.db, desk.runtime.resolver, lambda: NOW)
+    params = {"amount": "100", "date": "2026-11-20"}
+    ids = {"org_id": desk.org_id, "call_sid": desk.call_sid, "tool_call_id": "tc-fragile"}
+    first = await runtime.run("fragile_promise", params, **ids)
+    assert first.is_error and first.failed
+    assert await desk.count(promises) == 0  # the half-done work was rolled back
+    assert (await desk.account()).status == "pending_contact"
+    second = await runtime.run("fragile_promise", params, **ids)
+    assert second.text == "done"
+    assert await desk.count(promises) == 1

@@ -7,6 +7,7 @@ agent does); what each call leaves behind is read back through the operator API.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -18,13 +19,24 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
+from backoffice.accounts.debt_items import DebtItemInput, add_debt_item
 from backoffice.store.db import Database
 from backoffice.store.tables import contact_phones
-from gateway.standins.elevenlabs import CallTool, EndCall, Listen, Say, Script
+from gateway.post_call_sweep import sweep_once
+from gateway.standins.elevenlabs import (
+    Analysis,
+    CallTool,
+    EndCall,
+    Listen,
+    PostCallWebhook,
+    Say,
+    Script,
+)
+from gateway.standins.resend_api import ResendStandIn
 from gateway.standins.twilio_call import Callee
 from tests.backoffice.factories import make_account, make_contact, make_contact_phone
 from tests.integration.e2e import E2E, agent_options, caller, e2e
-from tests.integration.harness import ORG_A_KEY
+from tests.integration.harness import ORG_A_KEY, ORG_B_KEY
 
 WEBHOOK_SECRET = "wsec_e2e_post_call_secret"
 FRIDAY = "2026-11-20"  # two days after the rig's pinned Wednesday
@@ -97,7 +109,7 @@ def analysis_for(call_sid: str, conversation_id: str, disposition: str) -> dict[
                 "disposition": {"value": disposition},
                 "sentiment": {"value": "positive"},
                 "willingness_to_pay": {"value": 4},
-                "cooperation": {"value": "high"},
+                "cooperation": {"value": "cooperative"},
             },
         },
         "conversation_initiation_client_data": {"dynamic_variables": {"call_sid": call_sid}},
@@ -234,7 +246,8 @@ async def test_a_wrong_person_gives_a_number_and_learns_nothing(tmp_path: Path) 
         lookup = next(r for r in conv.tool_calls if r.tool_name == "lookup_account")
         assert "identity_not_verified" in (lookup.result or "")
         said = " ".join(turn.text for turn in conv.agent_turns)
-        assert "120" not in said and "120" not in (lookup.result or "")
+        for amount in ("120.50", "120,50"):
+            assert amount not in said and amount not in (lookup.result or "")
 
         detail = await _settled(rig, account)
         assert detail["status"] == "pending_contact"
@@ -344,7 +357,7 @@ async def test_a_warm_transfer_briefs_the_person_then_connects_the_caller(
         assert twilio_call.dial_results == ["completed"]
         [brief] = twilio_call.whispers
         assert "verified debtor" in brief and "payment plan" in brief
-        assert "120" not in brief
+        assert "120.50" not in brief and "€" not in brief
         assert record["outcome"] == "transferred"
         detail = await _settled(rig, account)
         assert detail["interactions"][0]["status"] == "transferred"
@@ -362,3 +375,216 @@ async def test_an_unanswered_transfer_tells_the_caller_and_ends(tmp_path: Path) 
             await asyncio.sleep(0.05)
         detail = await _settled(rig, account)
         assert detail["interactions"][0]["status"] == "transfer_unanswered"
+
+
+SUMMARY_CALL = Script(
+    language="es",
+    first_message="Hola {{debtor_first_name}}.",
+    steps=(
+        Listen("Sí, soy yo."),
+        CallTool("verify_identity", {"document_last4": "1234"}, on_success="Gracias."),
+        CallTool(
+            "send_debt_summary",
+            {"channel": "email"},
+            on_success="Se lo he enviado por correo.",
+            on_error="No he podido enviarlo.",
+        ),
+        EndCall(goodbye="Adiós.", via="client"),
+    ),
+)
+
+
+async def test_a_debt_summary_sent_mid_call_lists_the_debt_items_in_spanish(
+    tmp_path: Path,
+) -> None:
+    resend = ResendStandIn({"re_e2e_managed_000000000000": "parley"})
+    await resend.start()
+    try:
+        async with e2e(
+            tmp_path,
+            options=agent_options(script=SUMMARY_CALL),
+            resend_api_url=resend.url,
+            resend_api_key="re_e2e_managed_000000000000",
+        ) as rig:
+            db = db_of(rig)
+            contact = await make_contact(
+                db,
+                "org-a",
+                name="Ana García",
+                phone=DEBTOR,
+                email="ana@example.es",
+                document_last4="1234",
+                timezone="Europe/Madrid",
+                language="es-ES",
+            )
+            account = await make_account(
+                db,
+                "org-a",
+                contact,
+                external_id="ACC-S1",
+                reference="CTA-7",
+                total_amount=Decimal("1050.00"),
+            )
+            async with db.transaction() as conn:
+                for kind, amount in (("capital", "1000.00"), ("interest", "50.00")):
+                    await add_debt_item(
+                        conn,
+                        org_id="org-a",
+                        account_id=account,
+                        data=DebtItemInput(kind=kind, amount=Decimal(amount), state="applied"),  # type: ignore[arg-type]
+                        actor="test",
+                    )
+            headers = {"X-API-Key": ORG_A_KEY}
+            domain = await rig.gw.http.post(
+                "/api/email/domains", json={"domain": "mail.acme.test"}, headers=headers
+            )
+            assert domain.status_code == 201, domain.text
+            domain_id = domain.json()["id"]
+            await rig.gw.http.post(f"/api/email/domains/{domain_id}/verify", headers=headers)
+            rig.callee(DEBTOR, caller("Sí, soy yo."))
+            # No language given: the call (and the summary) speak the contact's.
+            response = await rig.gw.http.post(
+                "/api/calls",
+                json={"account_id": "ACC-S1", "opening_mode": "agent_first"},
+                headers=headers,
+            )
+            assert response.status_code == 201, response.text
+            placed = response.json()
+            await rig.call_end(placed["call_sid"], timeout_s=60)
+            conv = await rig.conversation_of(placed["call_sid"])
+            sent = next(r for r in conv.tool_calls if r.tool_name == "send_debt_summary")
+            assert sent.is_error is False and '"ok":true' in (sent.result or ""), sent.result
+            email = await resend.wait_for_email()
+            assert "ana@example.es" in str(email.params["to"])
+            text = email.params["text"]
+            assert text.startswith("Hola Ana"), text
+            for line in ("Capital: 1.000,00\xa0€", "Intereses: 50,00\xa0€", "1.050,00\xa0€"):
+                assert line in text, (line, text)
+            messages = await api(rig, f"/api/accounts/{account}/messages")
+            assert any(m["channel"] == "email" for m in messages["items"]), messages
+    finally:
+        await resend.stop()
+
+
+ANALYSED_CALL = dataclasses.replace(
+    PROMISE_CALL,
+    analysis=Analysis(
+        data={
+            "contact_result": "right_party",
+            "disposition": "promise_to_pay",
+            "sentiment": "positive",
+            "willingness_to_pay": 4,
+            "cooperation": "cooperative",
+        },
+        summary="The debtor promised to pay on Friday.",
+    ),
+)
+PROMISE_LINES = ("Yes, it is me.", "One two three four.", "I can pay all of it on Friday.")
+
+
+async def _call_with_lost_webhook(rig: E2E) -> tuple[str, dict[str, Any]]:
+    account = await debtor_account(rig)
+    rig.agent.options.post_call_webhook = PostCallWebhook(
+        url=f"{rig.gw.url}/elevenlabs/post-call", secret=WEBHOOK_SECRET, fault="lost"
+    )
+    rig.callee(DEBTOR, caller(*PROMISE_LINES))
+    placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+    await rig.call_end(placed["call_sid"], timeout_s=60)
+    await rig.ended_call(placed["call_ref"])
+    detail = await _settled(rig, account)
+    assert detail["dispositions"] == []  # the webhook never came
+    return account, placed
+
+
+async def test_the_operator_fetches_the_analysis_when_the_webhook_never_came(
+    tmp_path: Path,
+) -> None:
+    options = agent_options(script=ANALYSED_CALL, analysis_delay_s=0.0)
+    async with e2e(tmp_path, options=options, elevenlabs_webhook_secret=WEBHOOK_SECRET) as rig:
+        account, placed = await _call_with_lost_webhook(rig)
+        headers = {"X-API-Key": ORG_A_KEY}
+        fetched = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript", headers=headers
+        )
+        assert fetched.status_code == 200, fetched.text
+        assert fetched.json()["status"] == "stored"
+        detail = await api(rig, f"/api/accounts/{account}")
+        assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
+        [interaction] = detail["interactions"]
+        assert interaction["summary"] == "The debtor promised to pay on Friday."
+        assert interaction["outcome_source"] == "fetch"
+        again = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript", headers=headers
+        )
+        assert again.status_code == 200
+        assert len((await api(rig, f"/api/accounts/{account}"))["dispositions"]) == 1
+        other = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript",
+            headers={"X-API-Key": ORG_B_KEY},
+        )
+        assert other.status_code == 404
+
+
+async def test_the_sweep_fills_in_calls_left_without_analysis(tmp_path: Path) -> None:
+    options = agent_options(script=ANALYSED_CALL, analysis_delay_s=0.0)
+    async with e2e(tmp_path, options=options, elevenlabs_webhook_secret=WEBHOOK_SECRET) as rig:
+        account, _ = await _call_with_lost_webhook(rig)
+        services = rig.gw.services
+        assert await sweep_once(services) == 0  # too fresh: the webhook may still come
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+        assert await sweep_once(services, later) == 1
+        assert await sweep_once(services, later) == 0  # stored once
+        detail = await api(rig, f"/api/accounts/{account}")
+        assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
+
+
+#: Every tool that acts on the account, with parameters a debtor's call would give.
+EVERY_TOOL: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("verify_identity", {"document_last4": "1234"}),
+    ("lookup_account", {}),
+    ("set_channel_preference", {"channel": "whatsapp"}),
+    ("schedule_callback", {"at": "2026-11-19T18:00", "note": "after work"}),
+    ("capture_alternate_number", {"number": "+34 611 222 333", "relation": "debtor"}),
+    ("register_promise", {"amount": "50.00", "date": FRIDAY}),
+    ("register_hardship", {"reason": "reduced hours at work"}),
+    ("register_dispute", {"reason": "the fees are wrong"}),
+    ("escalate", {"reason": "wants a written statement"}),
+    ("opt_out", {"reason": "asked not to be called again"}),
+)
+
+EVERY_TOOL_CALL = Script(
+    language="en",
+    first_message="Hello {{debtor_first_name}}.",
+    steps=(
+        Listen("Yes, it is me."),
+        *(CallTool(name, params, on_success="Done.") for name, params in EVERY_TOOL),
+        EndCall(goodbye="Goodbye.", via="client"),
+    ),
+)
+
+
+async def test_every_tool_works_over_the_bridge(tmp_path: Path) -> None:
+    async with e2e(tmp_path, options=agent_options(script=EVERY_TOOL_CALL)) as rig:
+        account = await debtor_account(rig)
+        rig.callee(DEBTOR, caller("Yes, it is me."))
+        placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+        await rig.call_end(placed["call_sid"], timeout_s=60)
+        conv = await rig.conversation_of(placed["call_sid"])
+        results = {r.tool_name: r for r in conv.tool_calls if r.tool_name != "end_call"}
+        assert list(results) == [name for name, _ in EVERY_TOOL]
+        for name, record in results.items():
+            assert record.is_error is False, (name, record.result)
+            assert '"ok":true' in (record.result or ""), (name, record.result)
+        detail = await _settled(rig, account)
+        kinds = {e["kind"] for e in detail["timeline"]}
+        assert kinds >= {
+            "channel_preference",
+            "callback",
+            "alternate_number",
+            "promise",
+            "hardship",
+            "dispute",
+            "escalation",
+            "opt_out",
+        }
+        assert detail["contact"]["opted_out"] is True
