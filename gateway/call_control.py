@@ -36,6 +36,9 @@ ACTIONS: dict[str, Action] = {
     "answered_by": lambda runner, args: runner.answered_by(str(args["verdict"])),
     "end_after_speech": lambda runner, _args: runner.end_after_speech(),
     "transfer": lambda runner, args: runner.transfer(str(args["number"]), str(args["brief"])),
+    "supervisor_transfer": lambda runner, args: runner.supervisor_transfer(
+        str(args["number"]), str(args["brief"])
+    ),
 }
 DISCARD_PREWARM = "discard_prewarm"
 

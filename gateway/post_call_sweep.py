@@ -49,9 +49,12 @@ async def fetch_report(services: Services, session: CallSession) -> bool:
     return await store_report(services, report)
 
 
-async def sweep_once(services: Services) -> int:
-    """Fetch the reports of calls left without one; returns how many were stored."""
-    now = services.clock()
+async def sweep_once(services: Services, now: dt.datetime | None = None) -> int:
+    """Fetch the reports of calls left without one; returns how many were stored.
+
+    ``now`` is wall-clock time (calls' end times are), not the business clock.
+    """
+    now = now or dt.datetime.now(dt.UTC)
     async with services.database.read() as conn:
         rows = await conn.execute(
             select(call_sessions)

@@ -120,6 +120,8 @@ async def _record_for(
         log.warning(
             "call.inbound_refused", call_sid=call_sid, org_id=record.org_id, reason=refusal.reason
         )
+    else:
+        services.publish(LiveEvent(record.org_id, call_sid, "call.created", record.card()))
     return record
 
 
@@ -167,7 +169,7 @@ async def status(request: Request) -> Response:
 
 
 def _publish_status(services: Services, record: CallRecord, kind: str, **extra: str) -> None:
-    services.hub.publish(
+    services.publish(
         LiveEvent(record.org_id, record.call_sid, "call.status", {"status": kind, **extra})
     )
 
@@ -190,6 +192,14 @@ async def _status_final(services: Services, record: CallRecord, call_status: str
 
     if await services.calls.update(record, end):
         services.metrics.calls.labels(record.outcome).inc()
+        services.publish(
+            LiveEvent(
+                record.org_id,
+                record.call_sid,
+                "call.ended",
+                {"reason": record.end_reason, "outcome": record.outcome},
+            )
+        )
         services.spawn(record_call_end(services, record), "call-outcome")
         services.call_ended(record)
 

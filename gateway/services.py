@@ -18,14 +18,17 @@ import structlog
 from agent_tools.registry import ToolRegistry
 from agent_tools.runtime import ToolRuntime
 from backoffice.calls.records import RecordsResolver
+from backoffice.calls.remote import RemoteRecordsFactory, remote_factory
 from backoffice.store.db import Database
+from backoffice.vault import Vault
 from config.settings import Settings
 from gateway.agent_session import AgentConnector
 from gateway.call_control import CallControl
 from gateway.call_limits import CallLimiter, InProcessLimiter
 from gateway.calls import CallRecord, CallRegistry
 from gateway.elevenlabs_api import ElevenLabsApi
-from gateway.hub import EventBus
+from gateway.hub import EventBus, LiveEvent
+from gateway.live_log import CallEventLog
 from gateway.metrics import GatewayMetrics
 from gateway.prewarm import PrewarmPool
 from gateway.redis_link import RedisLink, RedisUnavailable
@@ -75,8 +78,10 @@ class Services:
     metrics: GatewayMetrics = field(init=False)
     control: CallControl = field(init=False)
     records: RecordsResolver = field(init=False)
+    remote_records: RemoteRecordsFactory = field(init=False)
     tool_runtime: ToolRuntime = field(init=False)
     runners: dict[str, CallRunner] = field(default_factory=dict)
+    live_log: CallEventLog = field(default_factory=CallEventLog)
     ended_totals: FrameTotals = field(default_factory=FrameTotals)
     draining: bool = False
     media_sockets: int = 0  # open Twilio media sockets, running a call or about to
@@ -90,7 +95,11 @@ class Services:
         self.metrics = GatewayMetrics(self.frame_totals)
         self.metrics.active_calls.set_function(lambda: len(self.runners))
         # The clock is read through the field at call time, so a test's pinned clock holds.
-        self.records = RecordsResolver(self.database, lambda: self.clock())
+        vault = Vault(self.settings.secret_key.get_secret_value().encode())
+        self.remote_records = remote_factory(self.database, vault, clock=lambda: self.clock())
+        self.records = RecordsResolver(
+            self.database, lambda: self.clock(), remote=self.remote_records
+        )
         self.tool_runtime = ToolRuntime(
             self.tools, self.database, self.records, lambda: self.clock()
         )
@@ -102,6 +111,31 @@ class Services:
             c2a += runner.bridge.frames_to_agent
             a2c += runner.bridge.playout.frames_sent
         return {"caller_to_agent": c2a, "agent_to_caller": a2c}
+
+    def publish(self, event: LiveEvent) -> None:
+        """Publish a live event: kept in the call's log, then fanned out by the hub."""
+        self.live_log.add(event)
+        self.hub.publish(event)
+
+    def live_backlog(
+        self, org_id: str, call_sid: str | None, active: list[CallRecord]
+    ) -> list[LiveEvent]:
+        """What a new subscriber is shown first: one call's events so far, or a
+        ``call.snapshot`` of each of the organization's ``active`` calls (card and state).
+
+        Call it right after subscribing, with no ``await`` in between, so that the
+        backlog and the subscription neither overlap nor leave a gap (``active`` is
+        read from the registry, which may be shared, just before subscribing).
+        """
+        if call_sid is not None:
+            return self.live_log.history(org_id, call_sid)
+        out = []
+        for record in active:
+            if record.call_sid:
+                state = {**record.card(), **self.live_log.state(org_id, record.call_sid)}
+                state["status"] = record.status
+                out.append(LiveEvent(org_id, record.call_sid, "call.snapshot", state))
+        return out
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run work beside the calls; it is awaited (or cancelled) on shutdown."""
@@ -171,3 +205,4 @@ class Services:
         await self.calls.aclose()
         if self.redis is not None:
             await self.redis.aclose()
+        await self.remote_records.aclose()

@@ -7,6 +7,7 @@ agent does); what each call leaves behind is read back through the operator API.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -21,12 +22,21 @@ from sqlalchemy import select
 from backoffice.accounts.debt_items import DebtItemInput, add_debt_item
 from backoffice.store.db import Database
 from backoffice.store.tables import contact_phones
-from gateway.standins.elevenlabs import CallTool, EndCall, Listen, Say, Script
+from gateway.post_call_sweep import sweep_once
+from gateway.standins.elevenlabs import (
+    Analysis,
+    CallTool,
+    EndCall,
+    Listen,
+    PostCallWebhook,
+    Say,
+    Script,
+)
 from gateway.standins.resend_api import ResendStandIn
 from gateway.standins.twilio_call import Callee
 from tests.backoffice.factories import make_account, make_contact, make_contact_phone
 from tests.integration.e2e import E2E, agent_options, caller, e2e
-from tests.integration.harness import ORG_A_KEY
+from tests.integration.harness import ORG_A_KEY, ORG_B_KEY
 
 WEBHOOK_SECRET = "wsec_e2e_post_call_secret"
 FRIDAY = "2026-11-20"  # two days after the rig's pinned Wednesday
@@ -169,18 +179,30 @@ async def test_greet_verify_promise_end_leaves_the_account_with_its_promise(
         one = await api(rig, f"/api/accounts/{account}/interactions/{interaction['id']}")
         texts = [line["text"] for line in one["transcript"]]
         assert "I can pay all of it on Friday." in texts
-        assert one["tools_used"] == ["verify_identity", "lookup_account", "register_promise"]
+        assert one["tools_used"] == [
+            "verify_identity",
+            "lookup_account",
+            "register_promise",
+            "end_call",
+        ]
 
         # ElevenLabs' analysis arrives by the post-call webhook, three times over.
         data = analysis_for(sid, record["conversation_id"], "promise_to_pay")
-        for _ in range(3):
-            body, signature = signed_post_call(data)
-            response = await rig.gw.http.post(
-                "/elevenlabs/post-call",
-                content=body,
-                headers={"ElevenLabs-Signature": signature, "Content-Type": "application/json"},
-            )
-            assert response.status_code == 200, response.text
+        async with rig.live(call_sid=sid) as feed:
+            for _ in range(3):
+                body, signature = signed_post_call(data)
+                response = await rig.gw.http.post(
+                    "/elevenlabs/post-call",
+                    content=body,
+                    headers={
+                        "ElevenLabs-Signature": signature,
+                        "Content-Type": "application/json",
+                    },
+                )
+                assert response.status_code == 200, response.text
+            seen = await feed.wait_for("sentiment")
+        assert seen["data"]["sentiment"] == "positive"
+        assert seen["data"]["disposition"] == "promise_to_pay"
         detail = await api(rig, f"/api/accounts/{account}")
         assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
         [interaction] = detail["interactions"]
@@ -454,3 +476,127 @@ async def test_a_debt_summary_sent_mid_call_lists_the_debt_items_in_spanish(
             assert any(m["channel"] == "email" for m in messages["items"]), messages
     finally:
         await resend.stop()
+
+
+ANALYSED_CALL = dataclasses.replace(
+    PROMISE_CALL,
+    analysis=Analysis(
+        data={
+            "contact_result": "right_party",
+            "disposition": "promise_to_pay",
+            "sentiment": "positive",
+            "willingness_to_pay": 4,
+            "cooperation": "cooperative",
+        },
+        summary="The debtor promised to pay on Friday.",
+    ),
+)
+PROMISE_LINES = ("Yes, it is me.", "One two three four.", "I can pay all of it on Friday.")
+
+
+async def _call_with_lost_webhook(rig: E2E) -> tuple[str, dict[str, Any]]:
+    account = await debtor_account(rig)
+    rig.agent.options.post_call_webhook = PostCallWebhook(
+        url=f"{rig.gw.url}/elevenlabs/post-call", secret=WEBHOOK_SECRET, fault="lost"
+    )
+    rig.callee(DEBTOR, caller(*PROMISE_LINES))
+    placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+    await rig.call_end(placed["call_sid"], timeout_s=60)
+    await rig.ended_call(placed["call_ref"])
+    detail = await _settled(rig, account)
+    assert detail["dispositions"] == []  # the webhook never came
+    return account, placed
+
+
+async def test_the_operator_fetches_the_analysis_when_the_webhook_never_came(
+    tmp_path: Path,
+) -> None:
+    options = agent_options(script=ANALYSED_CALL, analysis_delay_s=0.0)
+    async with e2e(tmp_path, options=options, elevenlabs_webhook_secret=WEBHOOK_SECRET) as rig:
+        account, placed = await _call_with_lost_webhook(rig)
+        headers = {"X-API-Key": ORG_A_KEY}
+        fetched = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript", headers=headers
+        )
+        assert fetched.status_code == 200, fetched.text
+        assert fetched.json()["status"] == "stored"
+        detail = await api(rig, f"/api/accounts/{account}")
+        assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
+        [interaction] = detail["interactions"]
+        assert interaction["summary"] == "The debtor promised to pay on Friday."
+        assert interaction["outcome_source"] == "fetch"
+        again = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript", headers=headers
+        )
+        assert again.status_code == 200
+        assert len((await api(rig, f"/api/accounts/{account}"))["dispositions"]) == 1
+        other = await rig.gw.http.post(
+            f"/api/calls/{placed['call_ref']}/fetch-transcript",
+            headers={"X-API-Key": ORG_B_KEY},
+        )
+        assert other.status_code == 404
+
+
+async def test_the_sweep_fills_in_calls_left_without_analysis(tmp_path: Path) -> None:
+    options = agent_options(script=ANALYSED_CALL, analysis_delay_s=0.0)
+    async with e2e(tmp_path, options=options, elevenlabs_webhook_secret=WEBHOOK_SECRET) as rig:
+        account, _ = await _call_with_lost_webhook(rig)
+        services = rig.gw.services
+        assert await sweep_once(services) == 0  # too fresh: the webhook may still come
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+        assert await sweep_once(services, later) == 1
+        assert await sweep_once(services, later) == 0  # stored once
+        detail = await api(rig, f"/api/accounts/{account}")
+        assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
+
+
+#: Every tool that acts on the account, with parameters a debtor's call would give.
+EVERY_TOOL: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("verify_identity", {"document_last4": "1234"}),
+    ("lookup_account", {}),
+    ("set_channel_preference", {"channel": "whatsapp"}),
+    ("schedule_callback", {"at": "2026-11-19T18:00", "note": "after work"}),
+    ("capture_alternate_number", {"number": "+34 611 222 333", "relation": "debtor"}),
+    ("register_promise", {"amount": "50.00", "date": FRIDAY}),
+    ("register_hardship", {"reason": "reduced hours at work"}),
+    ("register_dispute", {"reason": "the fees are wrong"}),
+    ("escalate", {"reason": "wants a written statement"}),
+    ("opt_out", {"reason": "asked not to be called again"}),
+)
+
+EVERY_TOOL_CALL = Script(
+    language="en",
+    first_message="Hello {{debtor_first_name}}.",
+    steps=(
+        Listen("Yes, it is me."),
+        *(CallTool(name, params, on_success="Done.") for name, params in EVERY_TOOL),
+        EndCall(goodbye="Goodbye.", via="client"),
+    ),
+)
+
+
+async def test_every_tool_works_over_the_bridge(tmp_path: Path) -> None:
+    async with e2e(tmp_path, options=agent_options(script=EVERY_TOOL_CALL)) as rig:
+        account = await debtor_account(rig)
+        rig.callee(DEBTOR, caller("Yes, it is me."))
+        placed = await rig.place_call(DEBTOR, account_id="ACC-T1", variables={})
+        await rig.call_end(placed["call_sid"], timeout_s=60)
+        conv = await rig.conversation_of(placed["call_sid"])
+        results = {r.tool_name: r for r in conv.tool_calls if r.tool_name != "end_call"}
+        assert list(results) == [name for name, _ in EVERY_TOOL]
+        for name, record in results.items():
+            assert record.is_error is False, (name, record.result)
+            assert '"ok":true' in (record.result or ""), (name, record.result)
+        detail = await _settled(rig, account)
+        kinds = {e["kind"] for e in detail["timeline"]}
+        assert kinds >= {
+            "channel_preference",
+            "callback",
+            "alternate_number",
+            "promise",
+            "hardship",
+            "dispute",
+            "escalation",
+            "opt_out",
+        }
+        assert detail["contact"]["opted_out"] is True

@@ -18,6 +18,7 @@ from backoffice.store.db import Database
 from backoffice.store.tables import disposition_history, interactions, promises
 from tests.backoffice.factories import make_account, make_contact
 from tests.integration.harness import ORG_A_KEY, Gateway, call_sid
+from tests.integration.test_agent_tools_e2e import EVERY_TOOL
 
 TOOL_SECRET = "tool-secret-for-tests-0001"
 WEBHOOK_SECRET = "wsec_post_call_for_tests"
@@ -190,3 +191,18 @@ async def test_a_post_call_webhook_is_stored_once_however_often_it_comes(tmp_pat
         assert interaction["duration_s"] == 30
         assert interaction["outcome_source"] == "webhook"
         assert detail["status"] == "promise_active"
+
+
+async def test_every_tool_works_as_a_server_tool(tmp_path: Path) -> None:
+    async with Gateway(tmp_path, tool_secret=TOOL_SECRET) as gw:
+        account = await debtor(gw)
+        await gw.inbound_call(call_sid(6), from_=DEBTOR)
+        for name, params in EVERY_TOOL:
+            status, result = await tool(gw, name, {"call_sid": call_sid(6), **params})
+            assert status == 200, (name, result)
+            assert result["ok"] is True, (name, result)
+        detail = (
+            await gw.http.get(f"/api/accounts/{account}", headers={"X-API-Key": ORG_A_KEY})
+        ).json()
+        kinds = {e["kind"] for e in detail["timeline"]}
+        assert {"promise", "callback", "dispute", "hardship", "escalation", "opt_out"} <= kinds
