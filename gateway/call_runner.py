@@ -36,6 +36,7 @@ from gateway.effects import (
 from gateway.hub import LiveEvent
 from gateway.protocol_error import ProtocolError
 from gateway.services import Services
+from gateway.ws_server import WriteText
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +54,14 @@ class CallRunner:
         context: CallContext,
         bridge: CallBridge,
         send: Send,
+        write_now: WriteText | None = None,
     ) -> None:
         self.services = services
         self.record = record
         self.context = context
         self.bridge = bridge
         self._send = send
+        self._write_now = write_now  # see gateway/ws_server.py; None under other servers
         self._loop = asyncio.get_running_loop()
         self._agent: AgentSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -204,7 +207,7 @@ class CallRunner:
     async def _flush(self) -> None:
         bridge = self.bridge
         twilio = bridge.take_twilio()
-        if twilio:
+        if twilio and not self._twilio_now(twilio):
             await self._to_twilio(twilio)
         agent = bridge.take_agent()
         if agent and not self._agent_now(agent):
@@ -214,6 +217,21 @@ class CallRunner:
             for effect in effects:
                 await self._apply(effect)
         self._arm_timer()
+
+    def _twilio_now(self, messages: list[str]) -> bool:
+        """Write a batch to Twilio in one go, without awaiting, when nothing is before it.
+
+        A release is about seven frames and a mark: through ASGI that is eight sends,
+        eight coroutine chains and eight system calls; the server's write extension
+        makes it one. False when the extension is absent or cannot write now.
+        """
+        write_now = self._write_now
+        return (
+            write_now is not None
+            and self._twilio_open
+            and not self._twilio_busy
+            and write_now(messages)
+        )
 
     async def _to_twilio(self, messages: list[str]) -> None:
         if self._twilio_busy:
