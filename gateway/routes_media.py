@@ -22,7 +22,7 @@ from gateway.protocol_error import ProtocolError
 from gateway.routes_twilio import context_for
 from gateway.services import Services
 from gateway.twilio_signature import SIGNATURE_HEADER
-from gateway.ws_server import WRITE_TEXT
+from gateway.ws_server import READ_TEXT, WRITE_TEXT
 from media.recording import CallRecording
 
 log = structlog.get_logger(__name__)
@@ -74,8 +74,16 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
         recording=CallRecording(),
         timings=BridgeTimings(end_max_wait_s=settings.end_call_max_wait_s),
     )
-    write_now = scope.get("extensions", {}).get(WRITE_TEXT)
-    runner = CallRunner(services, record, context_for(record), bridge, send, write_now)
+    extensions = scope.get("extensions") or {}
+    runner = CallRunner(
+        services,
+        record,
+        context_for(record),
+        bridge,
+        send,
+        extensions.get(WRITE_TEXT),
+        extensions.get(READ_TEXT),
+    )
     agent_task = services.prewarm.claim(record.call_sid)
     await runner.run(start, receive, agent_task)
 

@@ -1,4 +1,4 @@
-"""uvicorn's ``websockets-sansio`` protocol, plus one ASGI extension: write text now.
+"""uvicorn's ``websockets-sansio`` protocol, plus two ASGI extensions: write and read now.
 
 Why: ASGI sends one message per ``await send(...)``. For the media socket that is a
 coroutine chain (Starlette's wrapper, uvicorn's ``send``, its ``writable`` event), a
@@ -11,8 +11,18 @@ It returns False, and writes nothing, whenever uvicorn's own ``send`` would have
 wait or refuse (handshake not done, close sent, peer gone, transport paused): the
 caller then sends through ASGI as usual, so back-pressure and errors are unchanged.
 
-Everything else (handshake, receive, ping, close) is uvicorn's. Under another ASGI
-server the extension is simply absent and the gateway uses ``send``.
+The other direction is the same story: each of Twilio's 50 frames a second went
+through uvicorn's queue, a pause and resume of reading, and a wake-up of the call's
+task through a dozen coroutine frames. ``scope["extensions"][READ_TEXT]`` is
+``set_reader(reader | None)``: while a reader is set and uvicorn's queue is empty, each
+complete text message is offered to ``reader(text) -> bool`` right here, in
+``data_received``; a reader that returns False has declined it, and the message is
+queued for ``receive()`` as usual (and so is every later one until the queue is empty
+again, which keeps the order). Disconnects, binary messages and anything after a
+close always take uvicorn's path.
+
+Everything else (handshake, ping, close) is uvicorn's. Under another ASGI server the
+extensions are simply absent and the gateway uses ``send`` and ``receive``.
 """
 
 from __future__ import annotations
@@ -26,18 +36,47 @@ from websockets.protocol import State
 from gateway.ws_frames import server_text_frame
 
 WRITE_TEXT = "parley.websocket.write_text"
+READ_TEXT = "parley.websocket.read_text"
 
 WriteText = Callable[[list[str]], bool]
+TextReader = Callable[[str], bool]
+SetReader = Callable[[TextReader | None], None]
 
 
 class MediaWebSocketProtocol(WebSocketsSansIOProtocol):
     """See the module docstring; configured with ``uvicorn.Config(ws=...)``."""
+
+    _reader: TextReader | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
         scope = self.__dict__.get("scope")
         if scope is not None:  # the upgrade was accepted; the app has not started yet
             scope["extensions"][WRITE_TEXT] = self.write_text
+            scope["extensions"][READ_TEXT] = self.set_reader
+
+    def set_reader(self, reader: TextReader | None) -> None:
+        """Offer complete text messages to ``reader`` from now on (None: stop)."""
+        self._reader = reader
+
+    def send_receive_event_to_app(self) -> None:
+        reader = self._reader
+        if (
+            reader is not None
+            and self.curr_msg_data_type == "text"
+            and len(self.frames) == 1
+            and not self.close_sent
+            and self.queue.empty()
+        ):
+            try:
+                text = self.frames[0].decode()
+            except UnicodeDecodeError:
+                pass  # uvicorn's path reports it and closes with 1007
+            else:
+                if reader(text):
+                    self.frames = []
+                    return
+        super().send_receive_event_to_app()
 
     def write_text(self, texts: list[str]) -> bool:
         """Write ``texts`` as text frames at once; False (nothing written) if not now."""
@@ -66,4 +105,11 @@ class MediaWebSocketProtocol(WebSocketsSansIOProtocol):
         return True
 
 
-__all__ = ["WRITE_TEXT", "MediaWebSocketProtocol", "WriteText"]
+__all__ = [
+    "READ_TEXT",
+    "WRITE_TEXT",
+    "MediaWebSocketProtocol",
+    "SetReader",
+    "TextReader",
+    "WriteText",
+]

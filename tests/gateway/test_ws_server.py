@@ -12,7 +12,7 @@ from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import connect
 
 from bin.server import free_port
-from gateway.ws_server import WRITE_TEXT, MediaWebSocketProtocol
+from gateway.ws_server import READ_TEXT, WRITE_TEXT, MediaWebSocketProtocol
 
 
 class App:
@@ -77,3 +77,48 @@ async def test_with_compression_negotiated_the_library_frames_the_batch() -> Non
         received = [message async for message in ws]
     assert received == ["asgi 1", "batch 1", "batch 2", "é" * 200, "asgi 2", "x" * 70_000]
     assert app.results == [False, True, True, False]
+
+
+class ReadingApp:
+    """Takes messages starting with "fast" through the reader, declines the others."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+        self.done = asyncio.Event()
+
+    def reader(self, text: str) -> bool:
+        if not text.startswith("fast"):
+            return False
+        self.log.append(("reader", text))
+        return True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        set_reader = scope["extensions"][READ_TEXT]
+        assert (await receive())["type"] == "websocket.connect"
+        await send({"type": "websocket.accept"})
+        set_reader(self.reader)
+        while True:
+            message = await receive()
+            if message["type"] != "websocket.receive":
+                break
+            self.log.append(("receive", message.get("text") or repr(message.get("bytes"))))
+            if message.get("text") == "stop reading":
+                set_reader(None)
+            await asyncio.sleep(0)  # let more data arrive while this one is handled
+        self.done.set()
+
+
+async def test_the_reader_sees_messages_in_order_and_declined_ones_reach_receive() -> None:
+    app = ReadingApp()
+    sent = [f"fast {i}" for i in range(5)] + ["slow 1", "fast 5", "fast 6", "slow 2"]
+    sent += [f"fast {i}" for i in range(7, 40)] + ["stop reading", "fast 40", "fast 41"]
+    async with serving(app) as url, connect(url, compression=None) as ws:
+        for text in sent:
+            await ws.send(text)
+        await ws.send(b"binary")
+        await ws.close()
+        await app.done.wait()
+    assert [text for _, text in app.log] == [*sent, "b'binary'"]
+    assert {text for path, text in app.log if path == "receive"} >= {"slow 1", "slow 2"}
+    assert ("reader", "fast 0") in app.log
+    assert all(path == "receive" for path, _ in app.log[-3:])  # after set_reader(None)
