@@ -64,3 +64,6 @@ def client_text_frame(payload: bytes, keys: MaskKeys) -> bytes:
 def server_text_frame(payload: bytes) -> bytes:
     """One complete, unmasked, unfragmented text frame carrying ``payload`` (UTF-8)."""
     return _header(len(payload), 0) + payload
+
+
+__all__ = ["MaskKeys", "apply_mask", "client_text_frame", "server_text_frame"]
