@@ -28,4 +28,6 @@ TOOL = Tool(
     params=EndCallParams,
     handler=end_call,
     timeout_s=2.0,
+    exactly_once=False,
+    standalone=True,
 )

@@ -14,10 +14,15 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel, ValidationError
+
+from backoffice.calls.interface import RecordsUnavailable
+
+if TYPE_CHECKING:
+    from agent_tools.scope import CallScope
 
 log = structlog.get_logger(__name__)
 
@@ -34,24 +39,67 @@ FAILURE_RESULT = (
 
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """What a handler knows about the call it acts on."""
+    """What a handler knows about the call it acts on.
+
+    ``scope`` is the call's session and its backoffice (see :mod:`agent_tools.scope`);
+    the runtime fills it in. It is None only for tools that need no account (and in
+    unit tests of the registry itself).
+    """
 
     call_sid: str
     org_id: str
     account_id: str
     tool_call_id: str
+    scope: CallScope | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """Hand the caller to a person at ``number`` after the person hears ``brief``."""
+
+    number: str
+    brief: str
 
 
 @dataclass(frozen=True, slots=True)
 class ToolResult:
     """A result the agent can speak from.
 
-    ``end_call`` asks the bridge to hang up once the agent's last words have played.
+    ``end_call`` asks the bridge to hang up once the agent's last words have played;
+    ``transfer`` asks it to hand the caller to a person once they have played.
     """
 
     text: str
     is_error: bool = False
     end_call: bool = False
+    transfer: TransferRequest | None = None
+    #: The handler did not complete (it crashed or ran out of time): whatever it wrote
+    #: must be undone, and a retry may run it again.
+    failed: bool = False
+
+    def to_record(self) -> dict[str, Any]:
+        """The result as stored in the tool-call ledger (every repeat gets it back)."""
+        record: dict[str, Any] = {"text": self.text, "is_error": self.is_error}
+        if self.end_call:
+            record["end_call"] = True
+        if self.transfer is not None:
+            record["transfer"] = {"number": self.transfer.number, "brief": self.transfer.brief}
+        if self.failed:
+            record["failed"] = True
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ToolResult:
+        transfer = record.get("transfer")
+        return cls(
+            text=str(record.get("text", "")),
+            is_error=bool(record.get("is_error", False)),
+            end_call=bool(record.get("end_call", False)),
+            failed=bool(record.get("failed", False)),
+            transfer=TransferRequest(str(transfer["number"]), str(transfer["brief"]))
+            if isinstance(transfer, dict)
+            else None,
+        )
 
 
 Handler = Callable[[P, ToolContext], Awaitable[ToolResult]]
@@ -64,6 +112,19 @@ class Tool(Generic[P]):
     params: type[P]
     handler: Handler[P]
     timeout_s: float | None = None
+    #: Refused until the caller has passed ``verify_identity`` (it reveals or changes
+    #: the debt, or acts for the debtor).
+    requires_identity: bool = False
+    #: Refused while the call is about no account yet (an unmatched inbound caller).
+    requires_account: bool = False
+    #: Runs once per tool_call_id through the ledger (False: pure, cheap, repeatable).
+    exactly_once: bool = True
+    #: Needs no call session nor backoffice (``end_call``): it works even when the
+    #: database does not answer, because ending a call must never fail.
+    standalone: bool = False
+    #: Calls a provider over the network (a message send): it must not run inside a
+    #: database transaction, so its exactly-once claim commits on its own first.
+    calls_out: bool = False
 
     def client_tool_schema(self) -> dict[str, Any]:
         """The ElevenLabs client-tool definition (``type: client``) for this tool."""
@@ -121,10 +182,13 @@ class ToolRegistry:
             return ToolResult(FAILURE_RESULT, is_error=True)
         timeout = tool.timeout_s or self.default_timeout_s
         try:
-            return await asyncio.wait_for(tool.handler(params, ctx), timeout)
-        except TimeoutError:
+            # asyncio.timeout, not wait_for: the handler stays in this task, so it joins
+            # the transaction its caller may have open (wait_for would start a task).
+            async with asyncio.timeout(timeout):
+                return await tool.handler(params, ctx)
+        except (TimeoutError, RecordsUnavailable):
             log.warning("tool.timeout", tool=name, timeout_s=timeout)
-            return ToolResult(TIMEOUT_RESULT, is_error=True)
+            return ToolResult(TIMEOUT_RESULT, is_error=True, failed=True)
         except Exception:
             log.exception("tool.failed", tool=name)
-            return ToolResult(FAILURE_RESULT, is_error=True)
+            return ToolResult(FAILURE_RESULT, is_error=True, failed=True)

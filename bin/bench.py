@@ -50,6 +50,9 @@ class BenchOptions:
     find_max_limit: int = 1000
     pin: bool = True
     warmup_calls: int = 2
+    tool_calls: int = 20
+    tool_seconds: float = 10.0
+    tool_every_s: float = 1.0
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -143,6 +146,23 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
                 ),
                 workdir / "no-prewarm",
             )
+        report["tools"] = None
+        if options.tool_calls:
+            _say(
+                quiet,
+                f"parley bench: {options.tool_calls} calls making a tool call every"
+                f" {options.tool_every_s:g} s ...",
+            )
+            report["tools"] = run_stage(
+                StageSpec(
+                    options.tool_calls,
+                    options.tool_seconds,
+                    warmup_calls=options.warmup_calls,
+                    pin=options.pin,
+                    tool_every_s=options.tool_every_s,
+                ),
+                workdir / "tools",
+            )
         report["find_max"] = find_max(options, workdir, quiet) if options.find_max else None
     report["targets"] = bench_report.targets(report)
     return report
@@ -156,6 +176,8 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         prewarm_compare=not getattr(args, "no_prewarm_compare", False),
         find_max_seconds=getattr(args, "find_max_seconds", 10.0),
         pin=not getattr(args, "no_pin", False),
+        tool_calls=getattr(args, "tool_calls", 20),
+        tool_seconds=getattr(args, "tool_seconds", 10.0),
     )
 
 

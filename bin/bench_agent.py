@@ -22,6 +22,7 @@ in flight when the call ends and every frame sent can be accounted for.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import time
 from dataclasses import dataclass, field
@@ -48,10 +49,12 @@ USER_AUDIO_PREFIX = '{"user_audio_chunk":"'
 
 @dataclass(frozen=True)
 class Expect:
-    """Conversations opened from now on last ``seconds``; barge-in every ``interrupt_every_s``."""
+    """Conversations opened from now on last ``seconds``; barge-in every ``interrupt_every_s``;
+    a client tool call every ``tool_every_s`` (None: no tool calls)."""
 
     seconds: float
     interrupt_every_s: float = 3.0
+    tool_every_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class AgentCall:
     send_error: str = ""
     left_open: bool = False
     slots_skipped: int = 0  # audio slots skipped because the ticker ran late
+    tool_rtt_ns: list[int] = field(default_factory=list)
+    tool_errors: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -114,11 +119,15 @@ class _Conversation:
         "last_chunk_ns",
         "next_interrupt_ns",
         "next_ping_ns",
+        "next_tool_ns",
         "open",
         "pings",
         "rec",
         "response_open",
         "seq",
+        "tool_every_ns",
+        "tools_pending",
+        "tools_sent",
         "ws",
     )
 
@@ -139,6 +148,10 @@ class _Conversation:
         self.next_ping_ns = now + PING_EVERY_NS
         self.pings: dict[int, int] = {}
         self.last_chunk_ns = 0
+        self.tool_every_ns = int((expect.tool_every_s or 0) * 1e9)
+        self.next_tool_ns = now + 500_000_000 + (rec.index % 10) * 50_000_000
+        self.tools_sent = 0
+        self.tools_pending: dict[str, int] = {}
 
     async def send_chunk(self) -> None:
         rec = self.rec
@@ -172,6 +185,9 @@ class _Conversation:
             await self.ws.send(
                 '{"type":"ping","ping_event":{"event_id":' + str(ping_id) + ',"ping_ms":null}}'
             )
+        if self.tool_every_ns and now >= self.next_tool_ns and now < self.audio_until_ns:
+            self.next_tool_ns += self.tool_every_ns
+            await self.send_tool_call()
         if not self.caller_heard or now >= self.audio_until_ns:
             return
         if now - self.last_chunk_ns < MIN_CHUNK_GAP_NS:
@@ -194,6 +210,43 @@ class _Conversation:
             self.event_id += 1
             return  # the next response starts in the next slot
         await self.send_chunk()
+
+    async def send_tool_call(self) -> None:
+        """The next tool of :data:`TOOL_CYCLE` as a ``client_tool_call``."""
+        name, parameters = tool_call(self.tools_sent)
+        self.tools_sent += 1
+        call_id = f"bench-{self.index}-{self.tools_sent}"
+        self.tools_pending[call_id] = time.monotonic_ns()
+        await self.ws.send(
+            orjson.dumps(
+                {
+                    "type": "client_tool_call",
+                    "client_tool_call": {
+                        "tool_name": name,
+                        "tool_call_id": call_id,
+                        "parameters": parameters,
+                    },
+                }
+            ).decode()
+        )
+
+
+def tool_call(n: int) -> tuple[str, dict[str, Any]]:
+    """The n-th tool call of a bench conversation: verify first, then a mix of reads and
+    writes as a collections call makes them (balance, promise, callback)."""
+    if n == 0:
+        return "verify_identity", {"document_last4": "1234"}
+    today = dt.date.today()
+    cycle: list[tuple[str, dict[str, Any]]] = [
+        ("lookup_account", {}),
+        (
+            "register_promise",
+            {"amount": "10.00", "date": (today + dt.timedelta(days=7)).isoformat()},
+        ),
+        ("lookup_account", {}),
+        ("schedule_callback", {"at": f"{today + dt.timedelta(days=1)}T12:00"}),
+    ]
+    return cycle[(n - 1) % len(cycle)]
 
 
 def _agent_response(event_id: int) -> str:
@@ -390,6 +443,12 @@ class AgentPeer:
                 sent = conv.pings.pop(msg.get("event_id", -1), None)
                 if sent is not None:
                     rec.ping_rtt_ns.append(now - sent)
+            elif isinstance(msg, dict) and msg.get("type") == "client_tool_result":
+                sent = conv.tools_pending.pop(str(msg.get("tool_call_id")), None)
+                if sent is not None:
+                    rec.tool_rtt_ns.append(now - sent)
+                    if msg.get("is_error"):
+                        rec.tool_errors.append(str(msg.get("result", ""))[:120])
             else:
                 rec.other_messages += 1
 

@@ -26,6 +26,8 @@ from bin.server import free_port
 ACCOUNT_SID = "AC" + "0b" * 16
 AUTH_TOKEN = "bench-auth-token-0001"  # noqa: S105 - a made-up Twilio account
 AGENT_ID = "agent-bench"
+BENCH_ORG = "bench-org"
+BENCH_KEY = "bench-operator-key-0001"
 PR_SET_PDEATHSIG = 1
 
 
@@ -66,6 +68,10 @@ class GatewayProcess:
                 "PARLEY_PREWARM": "true" if self.prewarm else "false",
                 "PARLEY_RECORDINGS_DIR": str(self.workdir / "recordings"),
                 "PARLEY_LOG_LEVEL": "WARNING",
+                # Bench calls are inbound calls of a real organization: matched against
+                # its contacts, each with its call session, as in production.
+                "PARLEY_INBOUND_ORG_ID": BENCH_ORG,
+                "PARLEY_API_KEYS": f"{BENCH_ORG}:{BENCH_KEY}",
             }
         )
         return env

@@ -134,6 +134,11 @@ def merge(twilio: TwilioReport, agent: AgentReport) -> dict[str, Any]:
         },
         "start_to_first_agent_frame_ms": summary_ms(first_frame),
         "ping_rtt_ms": summary_ms([v for s in agent.calls for v in s.ping_rtt_ns]),
+        "tool_round_trip_ms": {
+            **summary_ms([v for s in agent.calls for v in s.tool_rtt_ns]),
+            "errors": sum(len(s.tool_errors) for s in agent.calls),
+            "error_samples": [e for s in agent.calls for e in s.tool_errors][:3],
+        },
         "marks": {
             "received": sum(c.marks_received for c in twilio.calls),
             "echoed": sum(c.marks_echoed for c in twilio.calls),

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 
 from bin import bench_agent, bench_twilio
 from bin.bench_cpu import CpuWindow
-from bin.bench_gateway import ACCOUNT_SID, AUTH_TOKEN, GatewayProcess
+from bin.bench_gateway import ACCOUNT_SID, AUTH_TOKEN, BENCH_KEY, GatewayError, GatewayProcess
 from bin.bench_merge import merge
 from bin.bench_proc import Peer
 
@@ -41,6 +42,9 @@ class StageSpec:
     warmup_seconds: float = 1.5
     interrupt_every_s: float = 3.0
     pin: bool = True  # the gateway gets a CPU of its own, the bench peers the others
+    #: Each call makes a client tool call this often (None: none); the bench organization
+    #: then gets one account per bench caller number, so every call is a matched debtor.
+    tool_every_s: float | None = None
 
 
 def cpu_plan(pin: bool) -> tuple[list[int], list[int]] | None:
@@ -64,6 +68,28 @@ def _sleep_until(deadline: float) -> None:
         time.sleep(delay)
 
 
+def seed_accounts(gateway_url: str, calls: int) -> None:
+    """One account per bench caller number (document ending 1234), through the sync API."""
+    accounts = [
+        {
+            "external_id": f"bench-{index}",
+            "contact_name": f"Bench Debtor {index}",
+            "total_amount": "100.00",
+            "phone": bench_twilio.caller_number(index),
+            "document": "12341234",
+        }
+        for index in range(min(calls, 100_000))
+    ]
+    response = httpx.post(
+        f"{gateway_url}/api/accounts/sync",
+        json=accounts,
+        headers={"X-API-Key": BENCH_KEY},
+        timeout=60,
+    )
+    if response.status_code != 200 or response.json().get("rejected_items"):
+        raise GatewayError(f"could not seed the bench accounts: {response.text[:300]}")
+
+
 def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
     """Run one stage; returns its figures (see ``bench_merge``) plus process figures."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -81,12 +107,17 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         gateway.start()
         _pin(gateway.pid, gateway_cpus)
         config = bench_twilio.TwilioConfig(gateway.url, ACCOUNT_SID, AUTH_TOKEN)
+        if spec.tool_every_s:
+            seed_accounts(gateway.url, spec.calls + spec.warmup_calls)
         twilio = Peer("bench-twilio-peer", bench_twilio.main, config, lifetime)
         _pin(twilio.pid, peer_cpus)
         nonce = secrets.randbits(64)
 
         if spec.warmup_calls:
-            agent.request(bench_agent.Expect(spec.warmup_seconds, spec.interrupt_every_s), 10)
+            agent.request(
+                bench_agent.Expect(spec.warmup_seconds, spec.interrupt_every_s, spec.tool_every_s),
+                10,
+            )
             run = bench_twilio.Run(
                 spec.warmup_calls,
                 spec.warmup_seconds,
@@ -100,7 +131,9 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
 
         gw_process = gateway.process()
         rss_before = gw_process.memory_info().rss
-        agent.request(bench_agent.Expect(spec.seconds, spec.interrupt_every_s), 10)
+        agent.request(
+            bench_agent.Expect(spec.seconds, spec.interrupt_every_s, spec.tool_every_s), 10
+        )
         begin = time.monotonic() + LEAD_S
         twilio.send(
             bench_twilio.Run(spec.calls, spec.seconds, int(begin * 1e9), int(spacing * 1e9), nonce)

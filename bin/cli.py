@@ -1,4 +1,5 @@
-"""The ``parley`` command: ``serve``, ``demo``, ``bench [import]``, ``migrate``, ``import``."""
+"""The ``parley`` command: ``serve``, ``demo``, ``bench [import]``, ``migrate``, ``import``,
+``agent sync``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bin import import_cmd
+from bin import agent_cmd, import_cmd
 from bin.bench_import import add_arguments as add_import_bench_arguments
 from config.logging import configure_logging
 from config.settings import SettingsError, load_settings, load_store_settings
@@ -99,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the OS place the processes (default: the gateway gets a CPU of its own)",
     )
+    bench.add_argument(
+        "--tool-calls",
+        type=int,
+        default=20,
+        help="calls of the tool stage, each making a client tool call per second (0: skip)",
+    )
+    bench.add_argument(
+        "--tool-seconds", type=float, default=10.0, help="length of each tool-stage call"
+    )
     bench.set_defaults(func=_bench)
     what = bench.add_subparsers(dest="bench_what", metavar="{import}")
     bench_import = what.add_parser("import", help="measure the portfolio import")
@@ -109,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(func=_migrate)
 
     import_cmd.add_parser(sub)
+    agent_cmd.add_parser(sub)
     return parser
 
 

@@ -223,7 +223,8 @@ async def _place_and_follow(gateway: InProcessGateway, language: str, opening_mo
         except TimeoutError:
             print("the call did not end in time", file=sys.stderr)
             return 1
-        return await _summary(http, call["call_ref"])
+        summary = await _summary(http, call["call_ref"])
+        return summary or await _reminder(http)
 
 
 def afternoon_zone(now: dt.datetime) -> str:
@@ -280,6 +281,27 @@ async def _summary(http: httpx.AsyncClient, call_ref: str) -> int:
     print(f"outcome: {record['outcome']}; {turns} transcript lines")
     print(f"recording: {path} ({channels} channels: caller left, agent right; {seconds:.1f} s)")
     return 0 if record["outcome"] == "completed" else 1
+
+
+async def _reminder(http: httpx.AsyncClient) -> int:
+    """After the call, an SMS reminder through the Messaging API and its delivery report."""
+    sent = await http.post(
+        f"/api/accounts/{ACCOUNT}/messages",
+        json={"channel": "sms", "template": "payment_reminder", "idempotency_key": "demo-1"},
+    )
+    if sent.status_code != 201:
+        print(f"could not send the SMS reminder: {sent.status_code} {sent.text}", file=sys.stderr)
+        return 1
+    print(f"SMS reminder sent: {sent.json()['content']}")
+    status = "queued"
+    for _ in range(200):  # Twilio reports delivery by signed callbacks, a moment later
+        items = (await http.get(f"/api/accounts/{ACCOUNT}/messages")).json()["items"]
+        status = items[0]["status"] if items else status
+        if status in ("delivered", "failed", "undelivered"):
+            break
+        await asyncio.sleep(0.05)
+    print(f"SMS reminder status: {status} (from Twilio's status callbacks)")
+    return 0 if status == "delivered" else 1
 
 
 def run_demo(*, language: str = "en", opening_mode: str = "agent_first") -> int:

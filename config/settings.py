@@ -18,6 +18,7 @@ ENV_PREFIX = "PARLEY_"
 DEFAULT_ELEVENLABS_WS_URL = "wss://api.elevenlabs.io/v1/convai/conversation"
 DEFAULT_ELEVENLABS_API_URL = "https://api.elevenlabs.io"
 DEFAULT_TWILIO_API_URL = "https://api.twilio.com"
+DEFAULT_RESEND_API_URL = "https://api.resend.com"
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 S = TypeVar("S", bound=BaseSettings)
@@ -85,6 +86,31 @@ class Settings(StoreSettings):
     elevenlabs_ws_url: str = DEFAULT_ELEVENLABS_WS_URL
     elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
     redis_url: str | None = None
+    tool_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Shared secret ElevenLabs sends in X-Parley-Tool-Secret on server-tool webhooks; "
+            "unset refuses every server-tool webhook."
+        ),
+    )
+    elevenlabs_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC secret of the post-call webhook; unset refuses every post-call.",
+    )
+    post_call_sweep_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often calls left without analysis are fetched from ElevenLabs (0: never).",
+    )
+
+    # Messaging with parley's own (managed) provider accounts; organizations that bring
+    # their own keys (PUT /api/org/credentials) use theirs instead.
+    twilio_sms_from: str = Field(default="", pattern=r"^(\+[1-9][0-9]{6,14})?$")
+    twilio_whatsapp_from: str = Field(default="", pattern=r"^(\+[1-9][0-9]{6,14})?$")
+    resend_api_key: SecretStr | None = None
+    resend_api_url: str = DEFAULT_RESEND_API_URL
+    resend_webhook_secret: SecretStr | None = None
+    email_from_local_part: str = Field(default="avisos", pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
     api_keys: str = Field(
         default="",
@@ -93,7 +119,6 @@ class Settings(StoreSettings):
     inbound_org_id: str = Field(
         default="default", min_length=1, description="Organization that owns inbound calls."
     )
-    default_language: str = Field(default="es", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
     default_country: str = Field(default="ES", pattern=r"^[A-Z]{2}$")
     default_locale: str = "es-ES"
     default_timezone: str = "Europe/Madrid"
@@ -118,7 +143,12 @@ class Settings(StoreSettings):
     def _public_url(cls, value: str) -> str:
         return _check_url(value, ("https", "http"), "http(s)")
 
-    @field_validator("twilio_api_url", "elevenlabs_api_url")
+    @field_validator("tool_secret")
+    @classmethod
+    def _tool_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_tool_secret(value)
+
+    @field_validator("twilio_api_url", "elevenlabs_api_url", "resend_api_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         return _check_url(value, ("https", "http"), "http(s)")
@@ -159,6 +189,56 @@ class Settings(StoreSettings):
         parts = urlsplit(self.public_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         return f"{scheme}://{parts.netloc}{parts.path}/twilio/media"
+
+
+def _check_tool_secret(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and len(value.get_secret_value()) < 16:
+        raise ValueError("must be at least 16 characters (use a long random string)")
+    return value
+
+
+class AgentSyncSettings(BaseSettings):
+    """What ``parley agent sync`` reads: the ElevenLabs account and, for server tools,
+    where ElevenLabs reaches the gateway and the secret it presents there.
+
+    Everything is optional here; the command says which variable its mode lacks.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_agent_id: str = ""
+    elevenlabs_api_url: str = DEFAULT_ELEVENLABS_API_URL
+    public_url: str | None = None
+    tool_secret: SecretStr | None = None
+    default_language: str = Field(default="es", pattern=r"^[a-z]{2}(-[A-Z]{2})?$")
+    log_level: str = "INFO"
+
+    @field_validator("elevenlabs_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _check_url(value, ("https", "http"), "http(s)")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        return _check_url(value, ("https", "http"), "http(s)") if value else None
+
+    @field_validator("tool_secret")
+    @classmethod
+    def _tool_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return _check_tool_secret(value)
+
+
+def load_agent_sync_settings(**overrides: object) -> AgentSyncSettings:
+    """Read ``parley agent sync``'s settings.
+
+    Raises:
+        SettingsError: naming each ``PARLEY_*`` variable that is malformed.
+    """
+    return _load(AgentSyncSettings, overrides)
 
 
 def load_settings(**overrides: object) -> Settings:

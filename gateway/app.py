@@ -6,6 +6,7 @@ and the lifespan closes them.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,21 +19,33 @@ from starlette.routing import Route, WebSocketRoute
 
 from agent_tools.catalog import default_registry
 from backoffice.api.app import routes as backoffice_routes
+from backoffice.messaging.provider_accounts import MessagingConfig
+from backoffice.messaging.providers import Messaging
 from backoffice.orgs.bootstrap import bootstrap_keys
 from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
 from config.settings import Settings
-from gateway import routes_api, routes_live, routes_media, routes_twilio
+from gateway import (
+    routes_api,
+    routes_elevenlabs,
+    routes_live,
+    routes_media,
+    routes_messaging,
+    routes_tools,
+    routes_twilio,
+)
 from gateway.agent_session import AgentConnector, ElevenLabsSignedUrls
 from gateway.calls import InMemoryCallRegistry
+from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import InProcessBus
+from gateway.post_call_sweep import sweep_forever
 from gateway.prewarm import PrewarmPool
 from gateway.services import Services
 from gateway.twilio_rest import TwilioVoice
 from gateway.twilio_signature import TwilioSignatures
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, database: Database) -> Services:
     """Wire one process's shared services from its settings (no I/O happens here)."""
     api_key = settings.elevenlabs_api_key
     signed = (
@@ -56,6 +69,11 @@ def build_services(settings: Settings) -> Services:
         voice=TwilioVoice(settings.twilio_account_sid, token, settings.twilio_api_url),
         tools=default_registry(settings.tool_timeout_s),
         signatures=TwilioSignatures(token, settings.public_url, settings.media_stream_url),
+        database=database,
+        elevenlabs=ElevenLabsApi(
+            api_key.get_secret_value() if api_key is not None else None,
+            settings.elevenlabs_api_url,
+        ),
     )
 
 
@@ -100,7 +118,16 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.database = await open_database(settings)
-        app.state.services = build_services(settings)
+        app.state.services = build_services(settings, app.state.database)
+        services = app.state.services
+        app.state.messaging = Messaging(
+            MessagingConfig.from_settings(settings), clock=lambda: app.state.services.clock()
+        )
+        services.tool_runtime.messaging = app.state.messaging
+        if settings.post_call_sweep_s > 0 and services.elevenlabs.has_key:
+            services.sweeper = asyncio.create_task(
+                sweep_forever(services, settings.post_call_sweep_s), name="post-call-sweep"
+            )
         if freeze_heap:
             gc.collect()
             gc.freeze()
@@ -108,6 +135,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
             yield
         finally:
             await app.state.services.aclose()
+            await app.state.messaging.aclose()
             await app.state.database.close()
 
     def database(request: Request) -> Database:
@@ -117,6 +145,13 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     routes = [
         Route("/twilio/voice", routes_twilio.voice, methods=["POST"]),
         Route("/twilio/status", routes_twilio.status, methods=["POST"]),
+        Route("/twilio/whisper", routes_twilio.whisper, methods=["POST"]),
+        Route("/twilio/transfer", routes_twilio.transfer_result, methods=["POST"]),
+        Route("/twilio/messages/status", routes_messaging.message_status, methods=["POST"]),
+        Route("/twilio/messages/inbound", routes_messaging.message_inbound, methods=["POST"]),
+        Route("/resend/events", routes_messaging.resend_events, methods=["POST"]),
+        Route("/tools/{name}", routes_tools.tool_webhook, methods=["POST"]),
+        Route("/elevenlabs/post-call", routes_elevenlabs.post_call, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         WebSocketRoute("/live", routes_live.live),
         Route("/health", health, methods=["GET"]),

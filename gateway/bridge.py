@@ -54,6 +54,7 @@ from gateway.effects import (
     ReconnectAgent,
     RunTool,
     SayAndHangUp,
+    WarmTransfer,
 )
 from gateway.playout import Playout
 from gateway.transcript import Transcript
@@ -106,6 +107,7 @@ class CallBridge:
         self._ending_since = 0.0
         self._ending_checked_at = 0.0
         self._tail_response: int | None = None
+        self._after_ending: WarmTransfer | None = None
         self._handoff_deadline = 0.0
         self._caller_ms = 0
         self._caller_ms_at = 0.0
@@ -385,15 +387,42 @@ class CallBridge:
 
     # ------------------------------------------------------------ tools, AMD, end
     def tool_finished(
-        self, tool_call_id: str, result: str, *, is_error: bool, end_call: bool, now: float
+        self,
+        tool_call_id: str,
+        result: str,
+        *,
+        is_error: bool,
+        end_call: bool,
+        now: float,
+        transfer: tuple[str, str] | None = None,
     ) -> None:
-        """A tool run has finished; its result goes to the agent even mid-barge-in."""
+        """A tool run has finished; its result goes to the agent even mid-barge-in.
+
+        ``transfer`` is ``(number, brief)`` when the tool hands the caller to a person.
+        """
         if self.phase is Phase.ENDED:
             return
         self._agent_out.append(ae.tool_result_message(tool_call_id, result, is_error=is_error))
         self._publish("tool_result", tool_call_id=tool_call_id, result=result, is_error=is_error)
-        if end_call and not is_error:
+        if is_error:
+            return
+        if transfer is not None:
+            self.request_transfer(transfer[0], transfer[1], now)
+        elif end_call:
             self._begin_ending("agent_ended", now)
+
+    def request_end(self, now: float) -> None:
+        """The agent ended the call through a server tool: hang up after its last words."""
+        if self.phase in (Phase.LIVE, Phase.AWAITING_START, Phase.ENDING):
+            self._begin_ending("agent_ended", now)
+
+    def request_transfer(self, number: str, brief: str, now: float) -> None:
+        """Hand the caller to a person once the agent's last words have played."""
+        if self.phase not in (Phase.LIVE, Phase.AWAITING_START):
+            return
+        self._after_ending = WarmTransfer(number, brief)
+        self._publish("transfer", number=number)
+        self._begin_ending("transferred", now)
 
     def answered_by(self, verdict: str, now: float) -> None:
         """Twilio's asynchronous answering-machine verdict for this call."""
@@ -419,7 +448,7 @@ class CallBridge:
         if self.stream_sid:
             self._twilio_out.append(te.clear_message(self.stream_sid))
 
-    def _hand_off(self, effect: SayAndHangUp, now: float) -> None:
+    def _hand_off(self, effect: SayAndHangUp | WarmTransfer, now: float) -> None:
         self.phase = Phase.HANDED_OFF
         self.end_reason = self.outcome = effect.reason
         self._handoff_deadline = now + self.timings.handoff_wait_s
@@ -430,7 +459,7 @@ class CallBridge:
         if self.phase in (Phase.LIVE, Phase.AWAITING_START):
             self.phase = Phase.ENDING
             self.end_reason = reason
-            self.outcome = "completed"
+            self.outcome = "transferred" if self._after_ending is not None else "completed"
             self._ending_since = now
         self._check_ending(now)
 
@@ -446,7 +475,10 @@ class CallBridge:
             self._release(now)
         settled = quiet and self.playout.drained(now)
         if settled or now >= self._ending_since + self.timings.end_max_wait_s:
-            self._hang_up(self.end_reason, now)
+            if self._after_ending is not None:
+                self._hand_off(self._after_ending, now)
+            else:
+                self._hang_up(self.end_reason, now)
 
     def _flush_tail(self) -> None:
         """Play out what the converter holds of a response that has ended (a partial

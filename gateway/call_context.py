@@ -40,6 +40,29 @@ class CallContext:
     dynamic_variables: dict[str, DynamicValue] = field(default_factory=dict)
 
 
+def opening_mode_for(
+    *,
+    per_call: OpeningMode | None = None,
+    step: OpeningMode | None = None,
+    strategy: OpeningMode | None = None,
+    organization: OpeningMode | str | None = None,
+) -> OpeningMode:
+    """Who speaks first: the most specific choice wins (call, step, strategy, org)."""
+    for choice in (per_call, step, strategy, organization):
+        if choice is not None:
+            return OpeningMode(choice)
+    return OpeningMode.CALLEE_FIRST
+
+
+def voice_for(language: str, org_voice: str | None) -> str | None:
+    """The agent's voice: the organization's (its voice for this language, else its
+    default voice: :meth:`CallPolicy.voice_for`), else the shipped voice for the locale
+    (``es-MX``, then ``es``), else None (the agent's own voice, chosen automatically)."""
+    if org_voice:
+        return org_voice
+    return defaults.VOICES.get(language) or defaults.VOICES.get(defaults.base_language(language))
+
+
 def initiation_for(context: CallContext, *, resume: bool = False) -> str:
     """Build the ``conversation_initiation_client_data`` frame for a call.
 
@@ -58,13 +81,15 @@ def initiation_for(context: CallContext, *, resume: bool = False) -> str:
     if resume or context.opening_mode is OpeningMode.CALLEE_FIRST:
         first_message = ""
     else:
-        first_message = context.first_message or defaults.greeting_for(context.language)
+        first_message = context.first_message or defaults.greeting_for(
+            context.language, inbound=context.direction == "inbound"
+        )
     agent: dict[str, Any] = {
         "first_message": first_message,
         "language": defaults.base_language(context.language),
     }
     override: dict[str, Any] = {"agent": agent}
-    voice = context.voice_id or defaults.VOICES.get(defaults.base_language(context.language))
+    voice = context.voice_id or voice_for(context.language, None)
     if voice:
         override["tts"] = {"voice_id": voice}
     return agent_events.initiation_message(

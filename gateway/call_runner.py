@@ -16,12 +16,14 @@ from pathlib import Path
 import structlog
 from starlette.types import Receive, Send
 
-from agent_tools.registry import ToolContext
+from backoffice.calls.sessions import update_session
 from gateway import agent_events as ae
 from gateway import twilio_events as te
+from gateway import twiml
 from gateway.agent_session import AgentConnectError, AgentSession
 from gateway.bridge import CallBridge
 from gateway.call_context import CallContext, initiation_for
+from gateway.call_outcomes import record_call_end
 from gateway.calls import CallRecord
 from gateway.effects import (
     CloseAgent,
@@ -32,6 +34,7 @@ from gateway.effects import (
     ReconnectAgent,
     RunTool,
     SayAndHangUp,
+    WarmTransfer,
 )
 from gateway.hub import LiveEvent
 from gateway.protocol_error import ProtocolError
@@ -93,6 +96,7 @@ class CallRunner:
         """Drive the call until it ends; returns once every task of the call is done."""
         services = self.services
         services.runners[self.record.call_sid] = self
+        self.record.answered_at = time.time()
         self.bridge.start(start, self._loop.time())
         await self._flush()
         self._spawn(self._connect_agent(agent_task, resume_context=None), "agent-connect")
@@ -193,6 +197,16 @@ class CallRunner:
         """End the call from outside (operator, supervisor, shutdown)."""
         self.bridge.hang_up(reason, self._loop.time())
         self._spawn(self._flush(), "hang-up")
+
+    def end_after_speech(self) -> None:
+        """The agent ended the call through a server tool (a webhook, not this socket)."""
+        self.bridge.request_end(self._loop.time())
+        self._spawn(self._flush(), "end-requested")
+
+    def transfer(self, number: str, brief: str) -> None:
+        """Hand the caller to a person once the agent's last words have played."""
+        self.bridge.request_transfer(number, brief, self._loop.time())
+        self._spawn(self._flush(), "transfer-requested")
 
     def answered_by(self, verdict: str) -> None:
         self.bridge.answered_by(verdict, self._loop.time())
@@ -364,6 +378,11 @@ class CallRunner:
             self.services.hub.publish(
                 LiveEvent(self.record.org_id, self.record.call_sid, effect.type, effect.data)
             )
+            if effect.type == "agent.ready":
+                # Server-tool webhooks and the post-call webhook may name the call by
+                # its conversation; the session learns it as soon as the agent does.
+                self.record.conversation_id = str(effect.data.get("conversation_id", ""))
+                self.services.spawn(self._remember_conversation(), "conversation-id")
         elif isinstance(effect, RunTool):
             self._spawn(self._run_tool(effect), f"tool-{effect.name}")
         elif isinstance(effect, HangUp):
@@ -376,6 +395,8 @@ class CallRunner:
                 self.services.spawn(agent.close(), "agent-close")
         elif isinstance(effect, SayAndHangUp):
             self._spawn(self._say_and_hang_up(effect), "say-and-hang-up")
+        elif isinstance(effect, WarmTransfer):
+            self._spawn(self._warm_transfer(effect), "warm-transfer")
         elif isinstance(effect, ReconnectAgent):
             self.services.metrics.agent_reconnects.inc()
             self._spawn(self._connect_agent(None, effect.context), "agent-reconnect")
@@ -397,24 +418,52 @@ class CallRunner:
             # The bridge hangs up by itself when Twilio's stop does not follow.
             self._log.warning("twilio.update_failed", error=str(exc)[:200])
 
+    async def _remember_conversation(self) -> None:
+        try:
+            await update_session(
+                self.services.database,
+                self.record.call_sid,
+                conversation_id=self.record.conversation_id or None,
+                status="in-progress",
+            )
+        except Exception as exc:
+            self._log.warning("call.session_update_failed", error=str(exc)[:200])
+
+    async def _warm_transfer(self, effect: WarmTransfer) -> None:
+        record, services = self.record, self.services
+        record.transfer_brief = effect.brief
+        public = services.signatures.public_url
+        document = twiml.warm_transfer(
+            effect.number,
+            whisper_url=public("/twilio/whisper", f"call={record.call_ref}"),
+            action_url=public("/twilio/transfer", f"call={record.call_ref}"),
+            caller_id=record.from_ if record.direction != "inbound" else record.to,
+        )
+        try:
+            await services.voice.update_twiml(record.call_sid, document)
+        except Exception as exc:
+            self._log.warning("twilio.transfer_failed", error=str(exc)[:200])
+
     async def _run_tool(self, effect: RunTool) -> None:
-        ctx = ToolContext(
-            call_sid=self.record.call_sid,
+        started = time.perf_counter()
+        result = await self.services.tool_runtime.run(
+            effect.name,
+            effect.parameters,
             org_id=self.record.org_id,
-            account_id=self.record.account_id,
+            call_sid=self.record.call_sid,
             tool_call_id=effect.tool_call_id,
         )
-        started = time.perf_counter()
-        result = await self.services.tools.dispatch(effect.name, effect.parameters, ctx)
         self.services.metrics.tool_latency.labels(effect.name).observe(
             time.perf_counter() - started
         )
+        transfer = result.transfer
         self.bridge.tool_finished(
             effect.tool_call_id,
             result.text,
             is_error=result.is_error,
             end_call=result.end_call,
             now=self._loop.time(),
+            transfer=(transfer.number, transfer.brief) if transfer is not None else None,
         )
         await self._flush()
 
@@ -432,6 +481,7 @@ class CallRunner:
             path = services.settings.recordings_dir / f"{record.call_sid}.wav"
             record.recording_path = str(path)
             services.spawn(self._write_recording(path), "recording")
+        services.spawn(record_call_end(services, record), "call-outcome")
         self._log.info(
             "call.ended",
             reason=effect.reason,

@@ -40,6 +40,7 @@ class CallRecord:
     history: list[StatusUpdate] = field(default_factory=list)
     answered_by: str = ""
     created_at: float = field(default_factory=time.time)
+    answered_at: float | None = None
     ended_at: float | None = None
     end_reason: str = ""
     outcome: str = ""
@@ -47,6 +48,9 @@ class CallRecord:
     recording_path: str = ""
     transcript: list[tuple[str, str]] = field(default_factory=list)
     variables: dict[str, str | int | float | bool] = field(default_factory=dict)
+    voice_id: str | None = None
+    #: What a person hears before a warm transfer connects them (the whisper).
+    transfer_brief: str = ""
     _token_digest: str = ""
     _token_expires: float = 0.0
 

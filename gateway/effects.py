@@ -43,6 +43,16 @@ class SayAndHangUp:
 
 
 @dataclass(frozen=True, slots=True)
+class WarmTransfer:
+    """Replace the call's TwiML with a ``<Dial>`` to ``number``; the person hears
+    ``brief`` before the caller is connected (Twilio's ``<Number url>`` whisper)."""
+
+    number: str
+    brief: str
+    reason: str = "transferred"
+
+
+@dataclass(frozen=True, slots=True)
 class CloseAgent:
     reason: str
 
@@ -62,4 +72,13 @@ class Finished:
     outcome: str
 
 
-Effect = RunTool | Publish | HangUp | SayAndHangUp | CloseAgent | ReconnectAgent | Finished
+Effect = (
+    RunTool
+    | Publish
+    | HangUp
+    | SayAndHangUp
+    | WarmTransfer
+    | CloseAgent
+    | ReconnectAgent
+    | Finished
+)

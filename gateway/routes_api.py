@@ -12,19 +12,23 @@ one that does not exist.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
 import structlog
 from pydantic import BaseModel, Field, StringConstraints, field_validator
+from sqlalchemy import or_, select
 from starlette.responses import JSONResponse, Response
 from twilio.base.exceptions import TwilioRestException
 
 from backoffice.api.framework import Api, Call, error_response
 from backoffice.call_planning import plan_outbound_call
+from backoffice.calls.sessions import CallSession, session_of
 from backoffice.errors import FieldError, InvalidInput, NotFound
+from backoffice.store.tables import call_sessions
 from gateway.call_context import OpeningMode
+from gateway.call_setup import briefing_for, outbound_record, start_session
 from gateway.calls import CallRecord
+from gateway.post_call_sweep import NotReady, fetch_report
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
@@ -46,7 +50,10 @@ class PlaceCall(BaseModel):
         description="One of the contact's numbers in E.164; default: the contact's phone.",
     )
     from_: str | None = Field(default=None, alias="from", pattern=E164)
-    opening_mode: OpeningMode = OpeningMode.CALLEE_FIRST
+    opening_mode: OpeningMode | None = Field(
+        default=None,
+        description="Who speaks first; default: the organization's setting (callee_first).",
+    )
     language: str | None = Field(
         default=None,
         pattern=r"^[a-z]{2}(-[A-Z]{2})?$",
@@ -100,6 +107,7 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
             [FieldError("from", "required when PARLEY_TWILIO_FROM_NUMBER is not set")],
             "invalid call request",
         )
+    calls = await services.records.org_calls(call.org_id)
     plan = await plan_outbound_call(
         call.db,
         org_id=call.org_id,
@@ -107,6 +115,7 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         to=body.to,
         language=body.language,
         at=services.clock(),
+        records=calls.records,
     )
     if not plan.allowed:
         decision = plan.decision
@@ -120,16 +129,16 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
             },
             status_code=409,
         )
-    record = CallRecord(
-        call_ref=uuid.uuid4().hex,
-        org_id=call.org_id,
-        account_id=plan.account_id,
-        direction="outbound",
+    briefing = await briefing_for(
+        services, calls, plan.subject, plan.language, third_party_number=plan.third_party_number
+    )
+    record = outbound_record(
+        calls,
+        plan,
+        briefing,
+        from_number=from_number,
         opening_mode=body.opening_mode,
-        language=plan.language,
-        to=plan.to,
-        from_=from_number,
-        variables={**plan.variables, **body.variables},
+        extra_variables=body.variables,
     )
     services.calls.add(record)
     public = services.signatures.public_url
@@ -148,6 +157,14 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         return error_response(502, f"Twilio refused the call: {exc.msg}")
     if not record.call_sid:
         services.calls.bind_sid(record, placed.call_sid)
+    await start_session(
+        services,
+        record,
+        calls,
+        contact_id=plan.contact_id,
+        number=plan.to,
+        within_allowed_hours=plan.decision.allowed,
+    )
     log.info(
         "call.placed", org_id=call.org_id, account_id=body.account_id, call_sid=placed.call_sid
     )
@@ -180,3 +197,42 @@ async def hang_up(call: Call) -> Response | dict[str, str]:
         return JSONResponse({"error": "the call has no live media stream"}, status_code=409)
     runner.request_hang_up("operator_ended")
     return {"status": "ending"}
+
+
+@api.route(
+    "POST",
+    "/api/calls/{ref}/fetch-transcript",
+    role="operator",
+    summary="Fetch a call's transcript and analysis from ElevenLabs (when the webhook never came)",
+    tag="calls",
+)
+async def fetch_transcript(call: Call) -> Response | dict[str, Any]:
+    services = _services(call)
+    session = await _stored_session(services, call.org_id, call.path["ref"])
+    if not services.elevenlabs.has_key:
+        return error_response(409, "PARLEY_ELEVENLABS_API_KEY is not set; nothing can be fetched")
+    try:
+        stored = await fetch_report(services, session)
+    except NotReady as exc:
+        return error_response(409, f"ElevenLabs is still processing the conversation ({exc})")
+    except LookupError as exc:
+        return error_response(409, str(exc))
+    except Exception as exc:
+        log.warning("post_call.fetch_failed", call_sid=session.call_sid, error=str(exc)[:200])
+        return error_response(502, "ElevenLabs did not answer; try again later")
+    return {"status": "stored" if stored else "unknown_call", "call_sid": session.call_sid}
+
+
+async def _stored_session(services: Services, org_id: str, ref: str) -> CallSession:
+    async with services.database.read() as conn:
+        row = (
+            await conn.execute(
+                select(call_sessions).where(
+                    call_sessions.c.org_id == org_id,
+                    or_(call_sessions.c.call_ref == ref, call_sessions.c.call_sid == ref),
+                )
+            )
+        ).first()
+    if row is None:
+        raise NotFound("call")
+    return session_of(row)

@@ -6,15 +6,17 @@ Both are refused with 403 unless Twilio's signature checks out against the publi
 from __future__ import annotations
 
 import time
-import uuid
 
 import structlog
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from config import defaults
 from gateway import twiml
-from gateway.call_context import CallContext, OpeningMode, initiation_for
+from gateway.call_context import CallContext, initiation_for
+from gateway.call_outcomes import record_call_end
+from gateway.call_setup import inbound_record
 from gateway.call_status import FINAL, UnknownStatus
 from gateway.calls import CallRecord
 from gateway.hub import LiveEvent
@@ -50,6 +52,7 @@ def context_for(record: CallRecord) -> CallContext:
         direction=record.direction,
         opening_mode=record.opening_mode,
         language=record.language,
+        voice_id=record.voice_id,
         dynamic_variables=dict(record.variables),
     )
 
@@ -65,7 +68,7 @@ async def voice(request: Request) -> Response:
         return PlainTextResponse("CallSid is missing or malformed", status_code=400)
     if services.draining:
         return Response(twiml.reject(), media_type=XML)
-    record = _record_for(services, request, form, call_sid)
+    record = await _record_for(services, request, form, call_sid)
     if record is None:
         return PlainTextResponse("unknown call reference", status_code=404)
     token = record.issue_stream_token(services.settings.stream_token_ttl_s, time.monotonic())
@@ -84,7 +87,7 @@ async def voice(request: Request) -> Response:
     return Response(body, media_type=XML)
 
 
-def _record_for(
+async def _record_for(
     services: Services, request: Request, form: FormData, call_sid: str
 ) -> CallRecord | None:
     call_ref = request.query_params.get("call", "")
@@ -98,17 +101,11 @@ def _record_for(
     record = services.calls.by_sid(call_sid)
     if record is not None:
         return record
-    direction = str(form.get("Direction", "inbound"))
-    record = CallRecord(
-        call_ref=uuid.uuid4().hex,
-        org_id=services.settings.inbound_org_id,
-        account_id="",
-        direction="inbound" if direction == "inbound" else direction,
-        opening_mode=OpeningMode.AGENT_FIRST,
-        language=services.settings.default_language,
-        to=str(form.get("To", "")),
-        from_=str(form.get("From", "")),
+    record = await inbound_record(
+        services,
         call_sid=call_sid,
+        from_=str(form.get("From", "")),
+        to=str(form.get("To", "")),
         status=str(form.get("CallStatus", "ringing")) or "ringing",
     )
     services.calls.add(record)
@@ -168,6 +165,7 @@ def _status_final(services: Services, record: CallRecord, call_status: str) -> N
         record.end_reason = record.end_reason or call_status
         record.outcome = record.outcome or call_status
         services.metrics.calls.labels(record.outcome).inc()
+        services.spawn(record_call_end(services, record), "call-outcome")
 
 
 def _int(value: object, *, default: int) -> int:
@@ -175,3 +173,40 @@ def _int(value: object, *, default: int) -> int:
         return int(str(value))
     except (TypeError, ValueError):
         return default
+
+
+async def whisper(request: Request) -> Response:
+    """What the person hears on answering a warm transfer, before the caller joins."""
+    services: Services = request.app.state.services
+    form = await _signed_form(request, services, "whisper")
+    if form is None:
+        return PlainTextResponse("invalid signature", status_code=403)
+    record = services.calls.by_ref(request.query_params.get("call", ""))
+    if record is None or not record.transfer_brief:
+        return Response(twiml.say("Connecting a caller.", "en", hang_up=False), media_type=XML)
+    return Response(twiml.say(record.transfer_brief, "en", hang_up=False), media_type=XML)
+
+
+async def transfer_result(request: Request) -> Response:
+    """Twilio's ``<Dial action>``: the transfer ended, answered or not."""
+    services: Services = request.app.state.services
+    form = await _signed_form(request, services, "transfer")
+    if form is None:
+        return PlainTextResponse("invalid signature", status_code=403)
+    record = services.calls.by_ref(request.query_params.get("call", ""))
+    dial_status = str(form.get("DialCallStatus", ""))
+    if record is not None:
+        _publish_status(services, record, "transfer", dial_status=dial_status)
+        log.info(
+            "call.transfer_ended",
+            call_sid=record.call_sid,
+            org_id=record.org_id,
+            dial_status=dial_status,
+        )
+    if dial_status in ("completed", "answered"):
+        return Response(twiml.hang_up(), media_type=XML)
+    language = record.language if record is not None else "en"
+    if record is not None:
+        record.end_reason = record.outcome = "transfer_unanswered"
+        services.spawn(record_call_end(services, record), "call-outcome")
+    return Response(twiml.say(defaults.transfer_unanswered_for(language), language), media_type=XML)

@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from agent_tools.registry import ToolRegistry
+from agent_tools.runtime import ToolRuntime
+from backoffice.calls.records import RecordsResolver
+from backoffice.store.db import Database
 from config.settings import Settings
 from gateway.agent_session import AgentConnector
 from gateway.calls import CallRecord, InMemoryCallRegistry
+from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import InProcessBus
 from gateway.metrics import GatewayMetrics
 from gateway.prewarm import PrewarmPool
@@ -40,17 +44,27 @@ class Services:
     voice: TwilioVoice
     tools: ToolRegistry
     signatures: TwilioSignatures
+    database: Database
+    elevenlabs: ElevenLabsApi
     metrics: GatewayMetrics = field(init=False)
+    records: RecordsResolver = field(init=False)
+    tool_runtime: ToolRuntime = field(init=False)
     runners: dict[str, CallRunner] = field(default_factory=dict)
     ended_totals: FrameTotals = field(default_factory=FrameTotals)
     draining: bool = False
     # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
+    sweeper: asyncio.Task[None] | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.metrics = GatewayMetrics(self.frame_totals)
         self.metrics.active_calls.set_function(lambda: len(self.runners))
+        # The clock is read through the field at call time, so a test's pinned clock holds.
+        self.records = RecordsResolver(self.database, lambda: self.clock())
+        self.tool_runtime = ToolRuntime(
+            self.tools, self.database, self.records, lambda: self.clock()
+        )
 
     def frame_totals(self) -> dict[str, int]:
         c2a = self.ended_totals.caller_to_agent
@@ -71,6 +85,9 @@ class Services:
         return self.runners.get(record.call_sid)
 
     async def aclose(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.cancel()
+            await asyncio.gather(self.sweeper, return_exceptions=True)
         for runner in list(self.runners.values()):
             runner.request_hang_up("shutdown")
         await self.prewarm.close_all()

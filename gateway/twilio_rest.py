@@ -15,7 +15,8 @@ from typing import Any
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
-from twilio.twiml.voice_response import VoiceResponse
+
+from gateway import twiml
 
 TWILIO_API = "https://api.twilio.com"
 
@@ -118,10 +119,11 @@ class TwilioVoice:
 
     async def say_and_hang_up(self, call_sid: str, text: str, language: str) -> None:
         """Replace a live call's TwiML: Twilio speaks ``text`` and hangs up."""
-        response = VoiceResponse()
-        response.say(text, language=_say_language(language))
-        response.hangup()
-        await self._client.calls(call_sid).update_async(twiml=str(response))
+        await self.update_twiml(call_sid, twiml.say(text, language))
+
+    async def update_twiml(self, call_sid: str, document: str) -> None:
+        """Replace a live call's TwiML (the media stream, if any, stops)."""
+        await self._client.calls(call_sid).update_async(twiml=document)
 
     async def hang_up(self, call_sid: str) -> None:
         await self._client.calls(call_sid).update_async(status="completed")
@@ -130,9 +132,3 @@ class TwilioVoice:
         session = getattr(self._http, "session", None)
         if session is not None:
             await session.close()
-
-
-def _say_language(language: str) -> str:
-    """Twilio ``<Say>`` wants a locale (``es-ES``); our languages may be bare (``es``)."""
-    defaults = {"es": "es-ES", "en": "en-US", "pt": "pt-BR"}
-    return language if "-" in language else defaults.get(language, "en-US")

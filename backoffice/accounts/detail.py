@@ -19,17 +19,25 @@ from backoffice.accounts.debt_items import items_of
 from backoffice.accounts.models import (
     AccountDetail,
     CallbackRequest,
+    Disposition,
     Dispute,
+    Hardship,
     Interaction,
+    InteractionDetail,
     Promise,
     StatusEntry,
+    TimelineEvent,
 )
 from backoffice.accounts.priority import stored_priority
 from backoffice.accounts.repository import account_row, get_account
+from backoffice.errors import NotFound
 from backoffice.store.tables import (
     account_status_history,
     callback_requests,
+    disposition_history,
     disputes,
+    hardships,
+    interaction_events,
     interactions,
     promises,
 )
@@ -96,6 +104,57 @@ async def account_detail(conn: AsyncConnection, org_id: str, account_id: str) ->
                 callback_requests.c.scheduled_for.desc(),
             )
         ],
+        hardships=[
+            Hardship.model_validate(r)
+            for r in await _rows(conn, hardships, org_id, account_id, hardships.c.created_at.desc())
+        ],
         debt_items=await items_of(conn, org_id, account_id, summary.currency),
         status_history=[StatusEntry.model_validate(r) for r in history],
+        timeline=[
+            TimelineEvent.model_validate(r)
+            for r in await _rows(
+                conn, interaction_events, org_id, account_id, interaction_events.c.at.desc()
+            )
+        ][:TIMELINE_LIMIT],
+        dispositions=[
+            Disposition.model_validate(r)
+            for r in await _rows(
+                conn, disposition_history, org_id, account_id, disposition_history.c.at.desc()
+            )
+        ],
+    )
+
+
+async def interaction_detail(
+    conn: AsyncConnection, org_id: str, account_id: str, interaction_id: str
+) -> InteractionDetail:
+    """One interaction with its transcript, analysis and events.
+
+    Raises:
+        NotFound: no such interaction on this account of this organization.
+    """
+    row = (
+        await conn.execute(
+            select(interactions).where(
+                interactions.c.org_id == org_id,
+                interactions.c.account_id == account_id,
+                interactions.c.id == interaction_id,
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("interaction")
+    events = await conn.execute(
+        select(interaction_events)
+        .where(
+            interaction_events.c.org_id == org_id,
+            interaction_events.c.interaction_id == interaction_id,
+        )
+        .order_by(interaction_events.c.at, interaction_events.c.id)
+    )
+    return InteractionDetail.model_validate(
+        {
+            **dict(row._mapping),
+            "events": [TimelineEvent.model_validate(dict(e._mapping)) for e in events],
+        }
     )

@@ -147,6 +147,51 @@ class Interaction(Record):
     started_at: dt.datetime | None
     ended_at: dt.datetime | None
     created_at: dt.datetime
+    provider_id: str | None = Field(default=None, description="Twilio CallSid, message id...")
+    conversation_id: str | None = None
+    end_reason: str | None = None
+    contact_result: str | None = None
+    outcome_source: str | None = Field(
+        default=None, description="Where the analysis came from: webhook or fetch."
+    )
+
+
+class TimelineEvent(Record):
+    """Something that happened within an interaction (a promise made, a number given)."""
+
+    id: str
+    interaction_id: str | None
+    kind: str
+    summary: str
+    detail: Any
+    actor: str
+    at: dt.datetime
+
+
+class InteractionDetail(Interaction):
+    transcript: list[dict[str, str]] | None = Field(
+        description="The conversation, as {role: caller|agent, text}."
+    )
+    analysis: Any
+    events: list[TimelineEvent]
+
+
+class Disposition(Record):
+    id: str
+    interaction_id: str | None
+    disposition: str
+    contact_result: str | None
+    source: str
+    at: dt.datetime
+
+
+class Hardship(Record):
+    id: str
+    reason: str
+    status: str
+    source: str
+    interaction_id: str | None
+    created_at: dt.datetime
 
 
 class Promise(Record):
@@ -202,5 +247,10 @@ class AccountDetail(AccountSummary):
     promises: list[Promise]
     disputes: list[Dispute]
     callback_requests: list[CallbackRequest]
+    hardships: list[Hardship]
     debt_items: list[DebtItem]
     status_history: list[StatusEntry] = Field(description="Newest first.")
+    timeline: list[TimelineEvent] = Field(
+        description="What happened in interactions, newest first."
+    )
+    dispositions: list[Disposition] = Field(description="Call dispositions, newest first.")

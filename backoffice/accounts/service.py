@@ -15,6 +15,7 @@ from backoffice.accounts.models import (
     AccountPage,
     ContactDetail,
     DebtItemChange,
+    InteractionDetail,
     Priority,
     StatusChange,
 )
@@ -31,6 +32,14 @@ async def get_account_detail(db: Database, org_id: str, account_id: str) -> Acco
     """Raises: NotFound."""
     async with db.read() as conn:
         return await detail.account_detail(conn, org_id, account_id)
+
+
+async def get_interaction(
+    db: Database, org_id: str, account_id: str, interaction_id: str
+) -> InteractionDetail:
+    """Raises: NotFound."""
+    async with db.read() as conn:
+        return await detail.interaction_detail(conn, org_id, account_id, interaction_id)
 
 
 async def get_contact(db: Database, org_id: str, contact_id: str) -> ContactDetail:

@@ -22,6 +22,7 @@ from backoffice.accounts.models import (
     AccountPage,
     ContactDetail,
     DebtItemChange,
+    InteractionDetail,
     Priority,
     StatusChange,
 )
@@ -93,6 +94,20 @@ async def export_accounts(call: Call) -> StreamingResponse:
 )
 async def get_account(call: Call) -> AccountDetail:
     return await service.get_account_detail(call.db, call.org_id, call.path["account_id"])
+
+
+@api.route(
+    "GET",
+    "/api/accounts/{account_id}/interactions/{interaction_id}",
+    role="viewer",
+    summary="One interaction with its transcript, analysis and timeline",
+    tag=TAG,
+    response=InteractionDetail,
+)
+async def get_interaction(call: Call) -> InteractionDetail:
+    return await service.get_interaction(
+        call.db, call.org_id, call.path["account_id"], call.path["interaction_id"]
+    )
 
 
 @api.route(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backoffice.api.framework import Api, Call, field_errors
+from backoffice.calls.policy import policy_of
 from backoffice.errors import InvalidInput
 from backoffice.orgs import credentials, service
 from backoffice.orgs.models import DAYS, Organization
@@ -26,6 +28,7 @@ class OrganizationOut(BaseModel):
     contact_hours_end: str
     contact_days: list[str]
     credential_mode: str
+    calls: dict[str, Any] = Field(description="The call rules in effect (defaults filled in).")
 
 
 class ApiKeyOut(BaseModel):
@@ -73,6 +76,13 @@ class OrganizationPatch(BaseModel):
     contact_hours_start: str | None = None
     contact_hours_end: str | None = None
     contact_days: list[str] | None = None
+    calls: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Call rules to change (merged into the current ones): identity, promise limits, "
+            "opening mode, voices, transfer number, system of record..."
+        ),
+    )
 
 
 @api.route(
@@ -100,6 +110,12 @@ async def get_org(call: Call) -> OrganizationOut:
 )
 async def update_org(call: Call) -> OrganizationOut:
     changes = call.body.model_dump(exclude_none=True)
+    calls_patch = changes.pop("calls", None)
+    if calls_patch is not None:
+        async with call.db.read() as conn:
+            current = await service.get_organization(conn, call.org_id)
+        calls = {**(current.settings.get("calls") or {}), **calls_patch}
+        changes["settings"] = {**current.settings, "calls": calls}
     try:
         org = await service.update_organization(call.db, call.org_id, changes, actor=call.actor)
     except ValidationError as exc:
@@ -119,6 +135,7 @@ def _org_out(org: Organization) -> OrganizationOut:
         contact_hours_end=org.contact_hours_end.strftime("%H:%M"),
         contact_days=[DAYS[d] for d in sorted(org.contact_days)],
         credential_mode=org.credential_mode,
+        calls=policy_of(org.settings).model_dump(mode="json"),
     )
 
 
@@ -165,8 +182,9 @@ class CredentialsIn(BaseModel):
     mode: str = Field(description="managed (parley's keys) or byop (your own).")
     providers: dict[str, dict[str, str]] = Field(
         default_factory=dict,
-        description="byop keys per provider: twilio {account_sid, auth_token, from_number}, "
-        "elevenlabs {api_key, agent_id}, resend {api_key, from_domain}.",
+        description="byop keys per provider: twilio {account_sid, auth_token, from_number, "
+        "whatsapp_from}, elevenlabs {api_key, agent_id}, resend {api_key, from_domain, "
+        "webhook_secret (whsec_..., signs your Resend account's events)}.",
     )
 
 

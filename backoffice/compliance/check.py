@@ -34,10 +34,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice.compliance import dnc_list
-from backoffice.compliance.window import ContactWindow
+from backoffice.compliance.window import ContactWindow, first_instant
 from backoffice.orgs.models import Organization
 from backoffice.orgs.service import get_organization
-from backoffice.store.tables import accounts, contacts
+from backoffice.store.tables import accounts, call_sessions, contacts
 
 CHANNELS = ("call", "sms", "whatsapp", "email")
 """Every outbound channel. All share the same rules today; naming the channel keeps the
@@ -55,6 +55,7 @@ class Reason(enum.StrEnum):
     ACCOUNT_STATUS = "account_status"
     DAY_NOT_ALLOWED = "day_not_allowed"
     OUTSIDE_HOURS = "outside_hours"
+    INBOUND_TODAY = "inbound_today"
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +278,8 @@ async def may_contact(
         channel=channel,
         at=at,
     )
+    if decision.allowed and channel == "call" and account_id is not None:
+        decision = await after_inbound_call(conn, org, decision, account_ref=account_id)
     if decision.reason is Reason.OPTED_OUT or channel not in dnc_list.PHONE_CHANNELS:
         return decision
     listed = await dnc_list.listed_numbers(conn, org_id=org_id, contact_id=contact_id)
@@ -303,3 +306,45 @@ def _checked(channel: str, at: dt.datetime) -> dt.datetime:
 def _when(local: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
     """``Monday 2026-03-09 08:00 EDT (America/New_York)``: unambiguous for a reader."""
     return f"{_DAY_NAMES[local.weekday()]} {local:%Y-%m-%d %H:%M} {local.tzname()} ({zone.key})"
+
+
+async def after_inbound_call(
+    conn: AsyncConnection, org: Organization, decision: Decision, *, account_ref: str
+) -> Decision:
+    """Refuse an outbound call to an account whose debtor called in today.
+
+    The debtor already spoke to us today (their own day, in their zone): calling them
+    back unasked the same day is pressure, not service. A callback they asked for is
+    scheduled separately and is not an automated attempt.
+    """
+    zone = zoneinfo.ZoneInfo(decision.timezone) if decision.timezone else org.zone
+    local = decision.at.astimezone(zone)
+    midnight = first_instant(local.date(), dt.time(0, 0), zone)
+    tomorrow = first_instant(local.date() + dt.timedelta(days=1), dt.time(0, 0), zone)
+    called_in = (
+        await conn.execute(
+            select(call_sessions.c.id)
+            .where(
+                call_sessions.c.org_id == org.id,
+                call_sessions.c.account_ref == account_ref,
+                call_sessions.c.direction == "inbound",
+                call_sessions.c.created_at >= midnight,
+                call_sessions.c.created_at < tomorrow,
+            )
+            .limit(1)
+        )
+    ).first()
+    if called_in is None:
+        return decision
+    upcoming = window_for(org, zone).next_open(tomorrow)
+    return replace(
+        decision,
+        allowed=False,
+        reason=Reason.INBOUND_TODAY,
+        message=(
+            "The debtor called in today; no outbound call to this account until tomorrow "
+            f"in their zone ({zone.key})."
+        ),
+        next_allowed_at=upcoming,
+        allowed_until=None,
+    )

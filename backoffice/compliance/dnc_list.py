@@ -92,6 +92,20 @@ async def listed_numbers(conn: AsyncConnection, *, org_id: str, contact_id: str)
     return [n for (n,) in rows]
 
 
+async def listed(conn: AsyncConnection, *, org_id: str, numbers: Iterable[str]) -> list[str]:
+    """Which of ``numbers`` (E.164) are on the list: for a contact parley does not hold
+    (an account in the organization's own system of record)."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return []
+    rows = await conn.execute(
+        select(dnc_numbers.c.number).where(
+            dnc_numbers.c.org_id == org_id, dnc_numbers.c.number.in_(wanted)
+        )
+    )
+    return sorted(n for (n,) in rows)
+
+
 async def list_page(
     conn: AsyncConnection, *, org_id: str, page: int, page_size: int
 ) -> tuple[list[DncNumber], int]:

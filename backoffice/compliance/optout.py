@@ -4,7 +4,8 @@ An opt-out is a flag on the contact (``opted_out`` with reason, when and by whom
 the compliance check (:mod:`.check`) sees it on the very next attempt of every
 channel: there is no cache to refresh. It comes from a person in the backoffice
 (``individual``), a list (``bulk``, ``dnc``), another system (``api``), the agent
-mid-call (``agent``) or the debtor in the portal (``portal``).
+mid-call (``agent``), the debtor in the portal (``portal``) or in a reply to a
+message (``reply``: STOP, BAJA, PARAR...).
 
 Every request that reaches a contact is written to the audit log in the same
 transaction, including repeated ones: the log must show each time a person asked. A
@@ -35,7 +36,7 @@ from backoffice.store.tables import accounts, contact_phones, contacts, utcnow
 
 log = structlog.get_logger(__name__)
 
-SOURCES = ("individual", "bulk", "api", "agent", "portal", "dnc")
+SOURCES = ("individual", "bulk", "api", "agent", "portal", "dnc", "reply")
 MAX_REASON = 500
 OPT_OUT = "contact.opt_out"
 UNDO = "contact.opt_out_undo"

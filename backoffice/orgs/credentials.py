@@ -20,16 +20,16 @@ from backoffice.vault import Vault
 
 # Fields per provider; the first of each set are required when that provider is given.
 PROVIDERS: dict[str, tuple[str, ...]] = {
-    "twilio": ("account_sid", "auth_token", "from_number"),
+    "twilio": ("account_sid", "auth_token", "from_number", "whatsapp_from"),
     "elevenlabs": ("api_key", "agent_id"),
-    "resend": ("api_key", "from_domain"),
+    "resend": ("api_key", "from_domain", "webhook_secret"),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
     "twilio": ("account_sid", "auth_token"),
     "elevenlabs": ("api_key",),
     "resend": ("api_key",),
 }
-SECRET_FIELDS = frozenset({"auth_token", "api_key"})
+SECRET_FIELDS = frozenset({"auth_token", "api_key", "webhook_secret"})
 
 
 @dataclass(frozen=True, slots=True)

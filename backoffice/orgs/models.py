@@ -11,7 +11,9 @@ from typing import Any
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import list_currencies
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from backoffice.calls.policy import check_policy
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -99,6 +101,18 @@ class OrganizationInput(BaseModel):
         if unknown or not days:
             raise ValueError(f"days must be among {', '.join(DAYS)}")
         return sorted(set(days), key=DAYS.index)
+
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "calls" not in value:
+            return value
+        try:
+            return {**value, "calls": check_policy(value["calls"])}
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in ("calls", *first["loc"]))
+            raise ValueError(f"{where}: {first['msg']}") from None
 
     @model_validator(mode="after")
     def _window(self) -> OrganizationInput:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -82,6 +82,8 @@ class CallEnv:
     say_s_per_char: float = 0.06
     pause_scale: float = 1.0
     transfer_hold_s: float = 0.5
+    #: How the phone at a number behaves when a ``<Dial>`` rings it (None: it answers).
+    callee_for: Callable[[str], Callee | None] = lambda number: None
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,15 +402,37 @@ class CallSimulation:
         )
         self.record.transfers.extend(targets)
         started = time.monotonic()
-        await asyncio.sleep(self._env.transfer_hold_s)
+        status = "completed"
+        for target in verb.targets[:1]:  # parallel dialling is not simulated
+            status = await self._ring(target)
+        if status == "completed":
+            await asyncio.sleep(self._env.transfer_hold_s)
+        self.record.dial_results.append(status)
         if not verb.action:
             return None
         extra = {
-            "DialCallStatus": "completed",
+            "DialCallStatus": status,
             "DialCallSid": new_sid("CA"),
             "DialCallDuration": str(round(time.monotonic() - started)),
         }
         return await self._fetch(verb.action, verb.method, "action", **extra) or _HANGUP
+
+    async def _ring(self, target: twiml.DialNumber) -> str:
+        """Ring a dialled number; on an answer, play it its whisper (``<Number url>``)."""
+        callee = self._env.callee_for(target.number)
+        if callee is not None and callee.answer != "answer":
+            await asyncio.sleep(callee.ring_s)
+            return callee.answer
+        if target.url:
+            document = await self._fetch(target.url, target.method, "whisper")
+            if document is not None:
+                try:
+                    verbs = twiml.parse_twiml(document)
+                except twiml.TwimlError as exc:
+                    self.record.errors.append(f"12100 Document parse failure (whisper): {exc}")
+                    return "failed"
+                self.record.whispers += [v.text for v in verbs if isinstance(v, twiml.Say)]
+        return "completed"
 
     async def _stream(self, stream: twiml.Stream) -> str:
         url = strip_query(stream.url)

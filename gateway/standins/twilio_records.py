@@ -142,6 +142,10 @@ class CallRecord:
     streams: list[StreamRecord] = field(default_factory=list)
     says: list[str] = field(default_factory=list)
     transfers: list[str] = field(default_factory=list)
+    #: What the person dialled by ``<Dial><Number url>`` heard before being connected.
+    whispers: list[str] = field(default_factory=list)
+    #: ``DialCallStatus`` of each ``<Dial>``, in order.
+    dial_results: list[str] = field(default_factory=list)
     updates: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     #: caller-hangup | api-hangup | twiml-end | hangup-verb | busy | no-answer | failed

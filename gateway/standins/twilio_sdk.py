@@ -1,9 +1,10 @@
 """Point the twilio SDK at the stand-in's REST API.
 
-Why: the SDK hard-codes ``https://api.twilio.com`` (plus region/edge rewriting) and
-has no base-URL setting, but every request goes through its pluggable HTTP client.
-These clients rewrite that origin to the stand-in's ``rest_url`` and change nothing
-else, so the code under test uses the SDK exactly as in production::
+Why: the SDK hard-codes ``https://api.twilio.com`` and ``https://content.twilio.com``
+(plus region/edge rewriting) and has no base-URL setting, but every request goes
+through its pluggable HTTP client. These clients rewrite those origins to the
+stand-in's ``rest_url`` and change nothing else, so the code under test uses the SDK
+exactly as in production::
 
     client = Client(sid, token, http_client=StandInHttpClient(twilio.rest_url))
     client = Client(sid, token, http_client=AsyncStandInHttpClient(twilio.rest_url))
@@ -15,7 +16,8 @@ from typing import Any
 
 from twilio.http.http_client import TwilioHttpClient
 
-from gateway.twilio_rest import RedirectingHttpClient, redirect
+from backoffice.messaging.twilio_http import redirect
+from gateway.twilio_rest import RedirectingHttpClient
 
 
 class StandInHttpClient(TwilioHttpClient):  # type: ignore[misc]

@@ -16,6 +16,7 @@ Public API::
     call = await twilio.simulate_inbound_call("+3460...", "+1555...", voice_url)
     await twilio.wait_for_call_end(call.sid, timeout_s=30)
     twilio.hangup(call.sid); twilio.press(call.sid, "1")
+    message = await twilio.messaging.wait_for_message()   # SMS / WhatsApp (Messaging API)
     await twilio.stop()
 
 ``public_url`` -> ``gateway_url`` is the URL mapping: requests are signed for URLs
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit
 
 from gateway.standins.twilio_call import Callee, CallEnv, CallRequest, CallSimulation
 from gateway.standins.twilio_caller import CallerScript
+from gateway.standins.twilio_messaging import TwilioMessaging
 from gateway.standins.twilio_records import CallRecord
 from gateway.standins.twilio_resources import (
     TwilioApiError,
@@ -81,6 +83,8 @@ class TwilioStandIn:
         self._pause_scale = pause_scale
         self._transfer_hold_s = transfer_hold_s
         self._rest = TwilioRestApi(self, account_sid, auth_token, host, port)
+        self.messaging = TwilioMessaging(self._rest.tokens)
+        self._rest.serve_messages(self.messaging)
         self._env: CallEnv | None = None
         self._sims: dict[str, CallSimulation] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -89,6 +93,7 @@ class TwilioStandIn:
 
     async def start(self) -> None:
         webhooks = WebhookClient(self.auth_token, self.url_map)
+        self.messaging.webhooks = webhooks
         self._env = CallEnv(
             self.account_sid,
             self.auth_token,
@@ -97,6 +102,7 @@ class TwilioStandIn:
             say_s_per_char=self._say_s_per_char,
             pause_scale=self._pause_scale,
             transfer_hold_s=self._transfer_hold_s,
+            callee_for=self.callees.get,
         )
         await self._rest.start()
 
@@ -110,6 +116,7 @@ class TwilioStandIn:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.messaging.aclose()
         await self._rest.stop()
         if self._env is not None:
             await self._env.webhooks.aclose()
@@ -126,6 +133,10 @@ class TwilioStandIn:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def add_account(self, account_sid: str, auth_token: str) -> None:
+        """Serve another Twilio account too (an organization's own, for BYOP)."""
+        self._rest.add_account(account_sid, auth_token)
 
     @property
     def rest_url(self) -> str:

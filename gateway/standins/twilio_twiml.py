@@ -64,8 +64,19 @@ class Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class DialNumber:
+    """A ``<Number>`` of a ``<Dial>``; ``url`` is its whisper (run on that leg when it
+    answers, before the two parties are connected)."""
+
+    number: str
+    url: str | None = None
+    method: str = "POST"
+
+
+@dataclass(frozen=True, slots=True)
 class Dial:
     numbers: tuple[str, ...] = ()
+    targets: tuple[DialNumber, ...] = ()
     conference: str | None = None
     action: str | None = None
     method: str = "POST"
@@ -142,13 +153,18 @@ def _stream(el: ET.Element) -> Stream:
 
 
 def _dial(el: ET.Element) -> Dial:
-    numbers = [(n.text or "").strip() for n in el.findall("Number")]
+    targets = [
+        DialNumber((n.text or "").strip(), n.get("url"), n.get("method", "POST"))
+        for n in el.findall("Number")
+    ]
     bare = (el.text or "").strip()
     if bare:
-        numbers.insert(0, bare)
+        targets.insert(0, DialNumber(bare))
+    numbers = [t.number for t in targets]
     conference = el.find("Conference")
     return Dial(
         numbers=tuple(numbers),
+        targets=tuple(targets),
         conference=None if conference is None else (conference.text or "").strip(),
         action=el.get("action"),
         method=el.get("method", "POST"),

@@ -40,19 +40,27 @@ class WebhookClient:
         return self._map.map(url)
 
     async def send(
-        self, kind: str, url: str, params: Mapping[str, str], method: str = "POST"
+        self,
+        kind: str,
+        url: str,
+        params: Mapping[str, str],
+        method: str = "POST",
+        *,
+        auth_token: str | None = None,
     ) -> WebhookRecord:
-        """Make one signed request; the record carries the outcome."""
+        """Make one signed request (with ``auth_token``: as that account signs it);
+        the record carries the outcome."""
+        token = auth_token or self._token
         method = (method or "POST").upper()
         form = dict(params)
         if method == "GET":
             joiner = "&" if "?" in url else "?"
             signed_url = f"{url}{joiner}{urlencode(form)}" if form else url
-            signature = sign(self._token, signed_url)
+            signature = sign(token, signed_url)
             body: str | None = None
         else:
             signed_url = url
-            signature = sign(self._token, url, form)
+            signature = sign(token, url, form)
             body = urlencode(form)
         record = WebhookRecord(
             kind=kind,

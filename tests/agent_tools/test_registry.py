@@ -118,18 +118,20 @@ async def test_invalid_parameters_name_the_field(parameters: dict[str, Any], fie
 
 async def test_a_handler_over_its_timeout_is_an_error_result() -> None:
     result = await registry().dispatch("slow", {}, CTX)
-    assert result == ToolResult(TIMEOUT_RESULT, is_error=True)
+    assert result == ToolResult(TIMEOUT_RESULT, is_error=True, failed=True)
 
 
 async def test_the_default_timeout_applies_to_a_tool_without_one() -> None:
     result = await registry(default_timeout_s=0.05).dispatch("slow_default", {}, CTX)
-    assert result == ToolResult(TIMEOUT_RESULT, is_error=True)
+    assert result == ToolResult(TIMEOUT_RESULT, is_error=True, failed=True)
 
 
 @pytest.mark.parametrize("name", ["crash", "not_async", "picky"])
 async def test_a_crash_anywhere_is_an_error_result(name: str) -> None:
     result = await registry().dispatch(name, {"code": "X"}, CTX)
-    assert result == ToolResult(FAILURE_RESULT, is_error=True)
+    # A handler that started and did not finish is "failed" (its writes are undone and a
+    # retry may run it); a validator that fails ran nothing.
+    assert result == ToolResult(FAILURE_RESULT, is_error=True, failed=name != "picky")
 
 
 async def test_cancelling_a_dispatch_still_cancels() -> None:

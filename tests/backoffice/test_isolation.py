@@ -46,6 +46,9 @@ from starlette.routing import Route
 from backoffice.accounts.status import change_status
 from backoffice.api.app import endpoints, routes
 from backoffice.api.framework import Endpoint
+from backoffice.calls.sessions import open_session
+from backoffice.messaging.provider_accounts import MessagingConfig
+from backoffice.messaging.providers import Accepted, Messaging
 from backoffice.orgs.service import create_api_key
 from backoffice.store.db import Database
 from backoffice.store.tables import metadata, new_id, organizations, utcnow
@@ -85,6 +88,7 @@ PARAMS: dict[str, str] = {
     "org_id": "org",
     "entity_id": "account",  # audit log filter
     "number": "dnc_number",  # a number on org A's do-not-contact list
+    "domain_id": "email_domain",
 }
 # Optional fields filled anyway: the natural keys by which a request could match org
 # A's rows (an upsert by external_id, a match by phone...), filled with org A's values,
@@ -179,6 +183,9 @@ async def _org_a(db: Database, tenant: Tenant) -> OrgA:
         "call_sid": "CA" + "a" * 32,
         "dnc_number": "+12125550104",
     }
+    domains = metadata.tables.get("email_domains")
+    if domains is not None:
+        a.ids["email_domain"] = await _messaging_of_org_a(db, org, account, oscar)
     dnc = metadata.tables.get("dnc_numbers")
     if dnc is not None:
         async with db.transaction() as conn:
@@ -210,9 +217,50 @@ async def _org_a(db: Database, tenant: Tenant) -> OrgA:
         "summary of org A",
         "reason of org A",
         "listed by org A",
+        "mail.acme-a.test",
+        "message of org A",
         tenant.org.name,
     }
     return a
+
+
+async def _messaging_of_org_a(db: Database, org: str, account: str, contact: str) -> str:
+    """Org A's sending domain (returned) and one message on its account's timeline."""
+    from backoffice.messaging.store import insert_message
+
+    domain_id = new_id()
+    async with db.transaction() as conn:
+        await conn.execute(
+            insert(metadata.tables["email_domains"]).values(
+                id=domain_id,
+                org_id=org,
+                name="mail.acme-a.test",
+                provider_domain_id="resend-domain-of-org-a",
+                status="verified",
+                records=[],
+                credential_mode="managed",
+                created_at=utcnow(),
+            )
+        )
+        await insert_message(
+            conn,
+            {
+                "org_id": org,
+                "account_id": account,
+                "contact_id": contact,
+                "channel": "sms",
+                "direction": "outbound",
+                "provider": "twilio",
+                "provider_id": "SM" + "a" * 32,
+                "credential_mode": "managed",
+                "to_address": "+12125550102",
+                "from_address": "+15550000001",
+                "body": "message of org A",
+                "status": "delivered",
+                "actor": "api:admin-key",
+            },
+        )
+    return domain_id
 
 
 # --- samples for query and body fields ------------------------------------------------
@@ -249,6 +297,8 @@ def _named(a: OrgA, name: str) -> list[Any]:
         "from_": [past],
         "since": [past],
         "start": [past],
+        "domain": ["isolation-walk.test"],
+        "idempotency_key": ["isolation-walk"],
     }
     return named.get(name, [])
 
@@ -447,6 +497,25 @@ class RecordingVoice:
         return None
 
 
+class RecordingMessaging(Messaging):
+    """Stands in for Twilio's and Resend's APIs: answers instead of sending."""
+
+    async def send_twilio(self, account: Any, **kwargs: Any) -> Accepted:
+        return Accepted("SM" + new_id(), "queued")
+
+    async def send_email(self, account: Any, params: Any, idempotency_key: str) -> Accepted:
+        return Accepted(new_id(), "queued")
+
+    async def create_domain(self, account: Any, name: str, region: str | None) -> dict[str, Any]:
+        return {"id": new_id(), "name": name, "status": "not_started", "records": []}
+
+    async def get_domain(self, account: Any, domain_id: str) -> dict[str, Any]:
+        return {"id": domain_id, "status": "verified", "records": []}
+
+    async def verify_domain(self, account: Any, domain_id: str) -> None:
+        return None
+
+
 @dataclass
 class World:
     http: httpx.AsyncClient
@@ -472,13 +541,16 @@ async def world(db: Database) -> AsyncIterator[World]:
             twilio_from_number="+15550000001",
             elevenlabs_agent_id="agent-isolation",
         )
-        services = build_services(settings)
+        services = build_services(settings, db)
         await services.voice.close()
         services.voice = typing.cast(TwilioVoice, RecordingVoice())
         app_routes += gateway.api.routes(database)
     app_routes += routes(database, extra=list(gateway.api.endpoints) if gateway else None)
     app = Starlette(routes=app_routes)
     app.state.services = services
+    app.state.messaging = RecordingMessaging(
+        MessagingConfig(public_url="http://parley.test", server_secret=b"isolation-secret-key")
+    )
     a_tenant, b_tenant = await make_tenant(db, US_ORG), await make_tenant(db, ES_ORG)
     await make_account(db, b_tenant.org.id, await make_contact(db, b_tenant.org.id, "Bruno B"))
     a = await _org_a(db, a_tenant)
@@ -493,6 +565,14 @@ async def world(db: Database) -> AsyncIterator[World]:
         )
         services.calls.add(record)
         services.calls.bind_sid(record, a.ids["call_sid"])
+        await open_session(
+            db,
+            org_id=a_tenant.org.id,
+            call_sid=a.ids["call_sid"],
+            call_ref=a.ids["call_ref"],
+            direction="outbound",
+            account_ref=a.ids["account"],
+        )
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as http:
@@ -640,4 +720,5 @@ def test_every_taught_name_names_an_object_of_org_a(name: str) -> None:
         "call_ref",
         "call_sid",
         "dnc_number",
+        "email_domain",
     }

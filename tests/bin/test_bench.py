@@ -29,7 +29,12 @@ def report() -> dict[str, Any]:
     """One real benchmark run through the CLI, with ``--json``; its parsed output."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        status = main(["bench", "--calls", "3", "--seconds", "3", "--json"])
+        status = main(
+            [
+                *("bench", "--calls", "3", "--seconds", "3"),
+                *("--tool-calls", "2", "--tool-seconds", "3", "--json"),
+            ]
+        )
     assert status == 0
     parsed: dict[str, Any] = json.loads(out.getvalue())
     return parsed
@@ -51,7 +56,7 @@ def test_report_has_every_figure(report: dict[str, Any]) -> None:
     for key in ("twilio_peer_cpu_percent", "agent_peer_cpu_percent", "machine_cpu_percent"):
         assert isinstance(run["load"][key], float)
     names = [t["name"] for t in report["targets"]]
-    assert len(names) == 5  # no find-max in this run
+    assert len(names) == 6  # the tool round trip, and no find-max in this run
     assert all(t["pass"] in (True, False) for t in report["targets"])
 
 
@@ -77,8 +82,16 @@ def test_every_interruption_met_its_clear(report: dict[str, Any]) -> None:
     assert clear["n"] == clear["interruptions"]
 
 
+def test_tool_calls_are_answered_from_the_accounts(report: dict[str, Any]) -> None:
+    trip = report["tools"]["tool_round_trip_ms"]
+    assert set(trip) >= DISTRIBUTION
+    assert trip["n"] >= 4  # two calls, a tool call a second, three seconds each
+    assert trip["errors"] == 0, trip["error_samples"]
+    assert any(t["name"].startswith("tool round trip") for t in report["targets"])
+
+
 def test_no_gateway_process_outlives_the_run(report: dict[str, Any]) -> None:
-    for stage in (report["main"], report["no_prewarm"]):
+    for stage in (report["main"], report["no_prewarm"], report["tools"]):
         pid = stage["gateway"]["pid"]
         assert stage["gateway"]["gone_after"]
         assert not psutil.pid_exists(pid)
@@ -97,6 +110,7 @@ def test_the_table_shows_every_figure(report: dict[str, Any]) -> None:
         "ms per call-second",
         "KB per call",
         "bench peers CPU",
+        "tool call -> result",
     ):
         assert label in text
     assert "PASS" in text or "FAIL" in text

@@ -12,7 +12,7 @@ from bin.cli import build_parser, main
 
 def test_every_command_is_there() -> None:
     help_text = build_parser().format_help()
-    for command in ("serve", "demo", "bench", "migrate", "import"):
+    for command in ("serve", "demo", "bench", "migrate", "import", "agent"):
         assert command in help_text
     args = build_parser().parse_args(["bench", "import", "--rows", "10", "--no-postgres"])
     assert args.bench_what == "import"

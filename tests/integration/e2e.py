@@ -266,7 +266,7 @@ async def e2e(
             "twilio_api_url": twilio.rest_url,
             "elevenlabs_ws_url": agent.ws_url,
             "elevenlabs_api_url": agent.base_url,
-            "default_language": "en",
+            "default_locale": "en-US",
             "agent_connect_timeout_s": 3.0,
         }
         if signed_urls:

@@ -33,6 +33,8 @@ def test_demo_completes_a_call_and_prints_its_transcript(tmp_path: Path) -> None
     assert "barge-in" in out
     assert "tool call    end_call" in out
     assert "ended        completed (agent_ended)" in out
+    assert "SMS reminder sent: Parley Finance: Ann, a reminder that your account" in out
+    assert "SMS reminder status: delivered" in out
     recording = Path(out.rsplit("recording: ", 1)[1].split(" (", 1)[0])
     assert recording.parent == tmp_path / "recordings"
     with wave.open(str(recording)) as wav:

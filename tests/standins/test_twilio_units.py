@@ -94,7 +94,12 @@ def test_twiml_built_by_the_sdk_parses() -> None:
         ),
         twiml.Say("Hello there", language="es-ES"),
         twiml.Pause(2.0),
-        twiml.Dial(("+15551230000",), action="https://gw/dial-done", timeout_s=20.0),
+        twiml.Dial(
+            ("+15551230000",),
+            targets=(twiml.DialNumber("+15551230000"),),
+            action="https://gw/dial-done",
+            timeout_s=20.0,
+        ),
         twiml.Hangup(),
     ]
 

@@ -9,6 +9,13 @@ tool calls and ``end_call``. Behind it there is no language model but a
 call a tool, end the call) played against the caller, with energy-based voice
 activity detection deciding when the caller spoke and when they barged in.
 
+On the same port it serves the REST API (reference §7-8, paths as the SDK sends
+them): agents, conversations (transcript, metadata, analysis), secrets, workspace
+webhooks and settings. An agent created there configures later conversations with
+its id (tools run as client or webhook tools, overrides and variables enforced), and
+ended conversations can be delivered as signed ``post_call_transcription`` webhooks
+(:class:`PostCallWebhook`). See :mod:`.server` for the public API.
+
 Typical use::
 
     agent = ElevenLabsStandIn(AgentOptions(require_auth=True, api_key="xi-test"))
@@ -19,14 +26,18 @@ Typical use::
     await agent.stop()
 """
 
-from gateway.standins.elevenlabs.options import AgentOptions
+from gateway.standins.elevenlabs.options import AgentOptions, PostCallWebhook
+from gateway.standins.elevenlabs.post_call import SIGNATURE_HEADER, Delivery, sign
 from gateway.standins.elevenlabs.records import (
     AgentTurnRecord,
     ConversationRecord,
     PongRecord,
     ToolCallRecord,
+    TranscriptEntry,
+    WebhookCallRecord,
 )
 from gateway.standins.elevenlabs.script import (
+    Analysis,
     CallTool,
     EndCall,
     Listen,
@@ -38,17 +49,24 @@ from gateway.standins.elevenlabs.script import (
 from gateway.standins.elevenlabs.server import ElevenLabsStandIn
 
 __all__ = [
+    "SIGNATURE_HEADER",
     "AgentOptions",
     "AgentTurnRecord",
+    "Analysis",
     "CallTool",
     "ConversationRecord",
+    "Delivery",
     "ElevenLabsStandIn",
     "EndCall",
     "Listen",
     "PongRecord",
+    "PostCallWebhook",
     "Say",
     "Script",
     "Step",
     "ToolCallRecord",
+    "TranscriptEntry",
+    "WebhookCallRecord",
     "default_script",
+    "sign",
 ]

@@ -30,6 +30,22 @@ class PongRecord:
 
 
 @dataclass(slots=True)
+class WebhookCallRecord:
+    """The HTTP request the stand-in made for a server (webhook) tool, and its outcome."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    #: The JSON body sent (None for GET/DELETE).
+    body: Any
+    status: int | None = None
+    response_text: str | None = None
+    #: ``timeout``, ``connection error: ...`` or a configuration problem; None when answered.
+    error: str | None = None
+    latency_s: float | None = None
+
+
+@dataclass(slots=True)
 class ToolCallRecord:
     tool_call_id: str
     tool_name: str
@@ -39,6 +55,11 @@ class ToolCallRecord:
     is_error: bool | None = None
     result_at: float | None = None
     timed_out: bool = False
+    #: ``client`` (over the socket) or ``webhook`` (an HTTP call made by the stand-in).
+    tool_type: str = "client"
+    webhook: WebhookCallRecord | None = None
+    #: Script parameters a webhook tool's schema has no property for (not sent).
+    dropped_parameters: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -57,6 +78,20 @@ class AgentTurnRecord:
     #: Playback position (s) estimated when the caller interrupted.
     played_s: float | None = None
     corrected_text: str | None = None
+
+
+@dataclass(slots=True)
+class TranscriptEntry:
+    """One turn of the stored transcript (``GET /v1/convai/conversations/{id}``)."""
+
+    role: Literal["agent", "user"]
+    message: str | None
+    time_in_call_secs: int
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    tool_results: list[dict[str, Any]] = field(default_factory=list)
+    #: For agent speech: the response's event id, to tell whether it was interrupted.
+    agent_event_id: int | None = None
+    source_event_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -97,6 +132,34 @@ class ConversationRecord:
     closed_by: ClosedBy | None = None
     closed_at: float | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    # --- what the service stores about the conversation (REST, post-call webhook) ---
+    started_unix: float = field(default_factory=time.time)
+    transcript: list[TranscriptEntry] = field(default_factory=list)
+    #: Dynamic variables in effect (the client's, the placeholders, ``system__*``).
+    dynamic_variables: dict[str, Any] = field(default_factory=dict)
+    termination_reason: str | None = None
+    #: The service refused or crashed the conversation (error event + close).
+    failed: bool = False
+    #: ``analysis`` as the service reports it, set when the call ends.
+    analysis: dict[str, Any] | None = None
+    #: False while the service is still "processing" the ended call.
+    analysis_ready: bool = False
+    #: Copies of the post-call webhook attempted for this conversation.
+    webhook_deliveries: int = 0
+
+    @property
+    def status(self) -> str:
+        """``initiated``, ``in-progress``, ``processing``, ``done`` or ``failed``."""
+        if self.closed_at is None:
+            return "in-progress" if self.init is not None else "initiated"
+        if self.failed or self.init is None:
+            return "failed"
+        return "done" if self.analysis_ready else "processing"
+
+    @property
+    def duration_s(self) -> float:
+        end = self.closed_at if self.closed_at is not None else time.monotonic()
+        return max(0.0, end - self.opened_at)
 
     @property
     def tool_results(self) -> list[ToolCallRecord]:

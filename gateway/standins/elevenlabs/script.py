@@ -22,7 +22,16 @@ Steps run in order:
 Texts and string tool parameters may hold ``{{variable}}`` references, filled from
 the init message's ``dynamic_variables`` or else from :attr:`Script.placeholders`
 (the agent's defaults). A parameter that is exactly one reference keeps the
-variable's type (``"{{balance}}"`` -> ``125.5``).
+variable's type (``"{{balance}}"`` -> ``125.5``). After each tool call,
+``{{tool_result}}`` is the text the tool answered (a client tool's
+``client_tool_result.result``, a webhook's response body) and, when that text is a
+JSON object, ``{{tool_result.field}}`` (``{{tool_result.a.b}}`` for nested ones) is
+each of its values, so a line can say what the backoffice answered. A
+``tool_result`` reference nothing has filled yet reads as an empty string.
+
+:attr:`Script.analysis` is what the service's post-call analysis "found": the
+``data_collection_results`` values, the summary and ``call_successful`` reported by
+``GET /v1/convai/conversations/{id}`` and the post-call webhook.
 
 Opening mode (reference §10): the agent first speaks the ``first_message`` override
 when it is a non-empty string, waits for the caller when it is ``""``, and uses
@@ -32,6 +41,7 @@ when it is a non-empty string, waits for the caller when it is ``""``, and uses
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,7 +50,9 @@ from typing import Literal
 JsonScalar = str | int | float | bool | None
 ToolParam = JsonScalar | list["ToolParam"] | dict[str, "ToolParam"]
 
-_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_\-]+)\s*\}\}")
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z0-9_\-.]+)\s*\}\}")
+#: Filled during the call from the last tool result, not at the start.
+RESULT_VARIABLE = "tool_result"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,22 @@ Step = Say | Listen | CallTool | EndCall
 
 
 @dataclass(frozen=True, slots=True)
+class Analysis:
+    """The post-call analysis the stand-in reports (string values may hold ``{{var}}``).
+
+    ``data`` maps a data collection id (``contact_result``, ``willingness_to_pay``...)
+    to its value. With a stored agent only the ids its
+    ``platform_settings.data_collection`` defines are reported (the others it
+    defines come back as None), as the service evaluates only what is configured.
+    """
+
+    data: Mapping[str, JsonScalar] = field(default_factory=dict)
+    summary: str = ""
+    call_successful: Literal["success", "failure", "unknown"] = "success"
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Script:
     language: str
     first_message: str
@@ -82,6 +110,7 @@ class Script:
     placeholders: Mapping[str, JsonScalar] = field(default_factory=dict)
     #: espeak-ng voice; defaults to the language code.
     voice: str | None = None
+    analysis: Analysis | None = None
 
     def listen_transcripts(self, variables: Mapping[str, JsonScalar] | None = None) -> list[str]:
         """The caller lines the script expects, filled in, in order.
@@ -107,6 +136,8 @@ def fill(text: str, variables: Mapping[str, JsonScalar]) -> str:
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in variables:
+            if is_result_variable(name):
+                return ""
             raise MissingVariableError(name)
         value = variables[name]
         return "" if value is None else str(value)
@@ -121,6 +152,8 @@ def fill_params(value: ToolParam, variables: Mapping[str, JsonScalar]) -> ToolPa
         if whole is not None:
             name = whole.group(1)
             if name not in variables:
+                if is_result_variable(name):
+                    return ""
                 raise MissingVariableError(name)
             return variables[name]
         return fill(value, variables)
@@ -129,6 +162,35 @@ def fill_params(value: ToolParam, variables: Mapping[str, JsonScalar]) -> ToolPa
     if isinstance(value, dict):
         return {key: fill_params(item, variables) for key, item in value.items()}
     return value
+
+
+def is_result_variable(name: str) -> bool:
+    return name == RESULT_VARIABLE or name.startswith(RESULT_VARIABLE + ".")
+
+
+def references(text: str) -> set[str]:
+    """The variable names ``text`` refers to (``{{name}}``)."""
+    return {match.group(1) for match in _VARIABLE.finditer(text)}
+
+
+def result_variables(text: str) -> dict[str, JsonScalar]:
+    """``tool_result`` and, for a JSON object, ``tool_result.<path>`` per scalar value."""
+    values: dict[str, JsonScalar] = {RESULT_VARIABLE: text}
+    try:
+        parsed = json.loads(text)
+    except (TypeError, ValueError):
+        return values
+
+    def walk(prefix: str, value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}", item)
+        elif isinstance(value, str | int | float | bool) or value is None:
+            values[prefix] = value
+
+    if isinstance(parsed, dict):
+        walk(RESULT_VARIABLE, parsed)
+    return values
 
 
 def check_variables(script: Script, variables: Mapping[str, JsonScalar]) -> None:
@@ -149,6 +211,8 @@ def check_variables(script: Script, variables: Mapping[str, JsonScalar]) -> None
             fill(step.on_error, variables)
         else:
             fill(step.goodbye, variables)
+    if script.analysis is not None:
+        fill(script.analysis.summary, variables)
 
 
 def next_friday(today: dt.date | None = None) -> dt.date:

@@ -22,28 +22,33 @@ otherwise waits for the client to close.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import random
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import orjson
 import structlog
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from gateway.standins import agent_audio, frame_tag
-from gateway.standins.elevenlabs import wire
+from gateway.standins.elevenlabs import agent_binding, server_tools, transcript_log, wire
 from gateway.standins.elevenlabs.options import AgentOptions
+from gateway.standins.elevenlabs.post_call import build_analysis
 from gateway.standins.elevenlabs.records import (
     AgentTurnRecord,
     ClosedBy,
     ConversationRecord,
     PongRecord,
     ToolCallRecord,
+    WebhookCallRecord,
 )
 from gateway.standins.elevenlabs.script import (
     CallTool,
@@ -57,8 +62,10 @@ from gateway.standins.elevenlabs.script import (
     default_script,
     fill,
     fill_params,
+    result_variables,
 )
 from gateway.standins.elevenlabs.utterance import Utterance, cut_text, split_chunks
+from gateway.standins.elevenlabs.workspace import StoredAgent
 from gateway.standins.energy_vad import EnergyVad, SpeechEnded, SpeechStarted
 from gateway.standins.speech import synthesize_async
 
@@ -72,12 +79,30 @@ class _UserTurn:
 
 
 class AgentSession:
-    """Runs one conversation on an accepted socket until it closes."""
+    """Runs one conversation on an accepted socket until it closes.
 
-    def __init__(self, ws: ServerConnection, options: AgentOptions, record: ConversationRecord):
+    ``agent`` is the stored configuration of the conversation's agent, if one was
+    created through the REST API (see :mod:`agent_binding`); ``secret`` resolves
+    workspace secret ids for webhook tools; ``http`` makes their requests.
+    """
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        options: AgentOptions,
+        record: ConversationRecord,
+        *,
+        agent: StoredAgent | None = None,
+        secret: Callable[[str], str | None] = lambda _: None,
+        http: httpx.AsyncClient | None = None,
+    ):
         self._ws = ws
         self._opt = options
         self._rec = record
+        self._agent = agent
+        self._secret = secret
+        self._http = http
+        self._script: Script | None = None
         self._rng = random.Random(options.seed)
         self._event_ids = itertools.count(1)
         self._ping_ids = itertools.count(1)
@@ -136,7 +161,33 @@ class AgentSession:
         rec.close_reason = self._ws.close_reason
         rec.closed_by = self._closed_by or "client"
         rec.closed_at = time.monotonic()
+        rec.termination_reason = rec.termination_reason or self._termination_reason()
+        rec.analysis = self._analysis()
         rec.closed.set()
+
+    def _termination_reason(self) -> str:
+        rec = self._rec
+        if rec.ended_with_end_call:
+            return "end_call tool was called."
+        if rec.closed_by == "dropped":
+            return "Connection lost"
+        if rec.closed_by == "server":
+            return "Server closed the conversation"
+        return f"Client disconnected: {rec.close_code if rec.close_code is not None else 1006}"
+
+    def _analysis(self) -> dict[str, Any]:
+        script = self._script
+        agent = self._agent
+        configured = agent.data_collection if agent is not None else None
+        first_agent = next(
+            (e.message for e in self._rec.transcript if e.role == "agent" and e.message), ""
+        )
+        return build_analysis(
+            script.analysis if script is not None else None,
+            configured,
+            self._variables,
+            f"The agent said: {first_agent}" if first_agent else "No conversation took place.",
+        )
 
     def _spawn(self, coro: Any) -> None:
         self._tasks.append(asyncio.create_task(coro))
@@ -151,6 +202,8 @@ class AgentSession:
         """Send an ``error`` event and close, as the service does on contract errors."""
         event = wire.error(code, error_type, message)
         self._rec.errors_sent.append(event["error_event"])
+        self._rec.failed = True
+        self._rec.termination_reason = message
         self._closed_by = self._closed_by or "server"
         with suppress(ConnectionClosed):
             await self._send(event)
@@ -195,15 +248,47 @@ class AgentSession:
             return  # recorded above; the service keeps the first one
         self._initiated = True
         rec = self._rec
+        agent = self._agent
         rec.init, rec.init_at = msg.raw, time.monotonic()
+        if agent is not None:
+            refused = agent_binding.override_violations(agent, msg.override)
+            if refused and self._opt.strict_overrides:
+                await self._fail(
+                    1008, "override_error",
+                    f"Override for field '{refused[0]}' is not allowed by config.",
+                )
+                return
         language = msg.agent_override("language")
-        rec.language = language if isinstance(language, str) else None
+        if not isinstance(language, str):
+            language = agent.language if agent is not None else None
+        rec.language = language
         script = self._choose_script(msg)
+        self._script = script
         rec.script_language = script.language
         self._voice = script.voice or rec.language or script.language
-        self._variables = {**script.placeholders, **msg.dynamic_variables}
+        system = agent_binding.system_variables(
+            rec.conversation_id, rec.agent_id, dt.datetime.now(dt.UTC)
+        )
+        placeholders = agent.placeholders if agent is not None else {}
+        self._variables = {**script.placeholders, **placeholders, **msg.dynamic_variables, **system}
+        rec.dynamic_variables = {**msg.dynamic_variables, **system}
         first = msg.agent_override("first_message")
-        opening = first if isinstance(first, str) else script.first_message
+        if isinstance(first, str):
+            opening = first
+        elif agent is not None and agent.first_message is not None:
+            opening = agent.first_message
+        else:
+            opening = script.first_message
+        if agent is not None:
+            missing = agent_binding.missing_variables(
+                agent, opening, msg.dynamic_variables, self._opt
+            )
+            if missing:
+                await self._fail(
+                    1008, "missing_dynamic_variable",
+                    f"Missing required dynamic variable: {missing[0]}",
+                )
+                return
         try:
             check_variables(script, self._variables)
             opening = fill(opening, self._variables)
@@ -221,8 +306,7 @@ class AgentSession:
             return choice
         if choice is not None:
             return choice(msg)
-        language = msg.agent_override("language")
-        return default_script(language if isinstance(language, str) else "en")
+        return default_script(self._rec.language or "en")
 
     def _on_pong(self, event_id: int, now: float) -> None:
         sent = self._rec.pings_sent.get(event_id)
@@ -358,7 +442,10 @@ class AgentSession:
                 if turn.typed_text is None:
                     text = fill(step.transcript, self._variables)
                     self._rec.user_transcripts.append(text)
+                    transcript_log.user_said(self._rec, text, turn.event_id)
                     await self._send(wire.user_transcript(text, turn.event_id))
+                else:
+                    transcript_log.user_said(self._rec, turn.typed_text, turn.event_id)
             elif isinstance(step, CallTool):
                 ok, _ = await self._call_tool(step)
                 if not ok and step.end_on_error:
@@ -389,6 +476,7 @@ class AgentSession:
         self._utterance = utterance
         if opt.first_audio_delay_ms:
             await asyncio.sleep(opt.first_audio_delay_ms / 1000)
+        transcript_log.agent_said(self._rec, text, event_id)
         await self._send(wire.agent_response(text, event_id))
         for chunk, duration in chunks:
             if utterance.interrupted.is_set():
@@ -413,13 +501,46 @@ class AgentSession:
                 await asyncio.wait_for(utterance.interrupted.wait(), delay)
 
     async def _call_tool(self, step: CallTool) -> tuple[bool, str]:
+        """Run one tool call as the agent defines it; speak the matching line."""
         call_id = f"toolu_{secrets.token_hex(12)}"
         params = fill_params(dict(step.parameters), self._variables)
+        assert isinstance(params, dict)
+        definition = agent_binding.tool_definition(step.name, self._opt, self._agent)
+        kind = "client" if definition is None and self._agent is None else None
+        if definition is not None:
+            kind = str(definition.get("type", "client"))
+        record = ToolCallRecord(call_id, step.name, params, time.monotonic(), tool_type=kind or "")
+        self._rec.tool_calls.append(record)
+        if kind == "client":
+            ok = await self._client_tool(step, record)
+        elif kind == "webhook":
+            assert definition is not None
+            ok = await self._webhook_tool(definition, record)
+        else:
+            # Not a tool this agent has (or of a type the stand-in does not run): the
+            # real LLM could not have called it, so the script is wrong for this agent.
+            log.warning("elevenlabs_standin.undefined_tool", tool=step.name, type=kind)
+            record.result = f"Tool {step.name!r} is not defined on agent {self._rec.agent_id}."
+            record.is_error, record.result_at = True, time.monotonic()
+            record.tool_type = "undefined"
+            ok = False
+        result = record.result
+        if not isinstance(result, str):
+            result = "" if result is None else orjson.dumps(result).decode()
+        self._variables.update(result_variables(result))
+        line = step.on_success if ok else step.on_error
+        if line:
+            await self._say(fill(line, self._variables))
+        return ok, call_id
+
+    async def _client_tool(self, step: CallTool, record: ToolCallRecord) -> bool:
+        call_id = record.tool_call_id
         waiter: asyncio.Future[wire.ToolResult] = asyncio.get_running_loop().create_future()
         self._tool_waits[call_id] = waiter
-        record = ToolCallRecord(call_id, step.name, params, time.monotonic())
-        self._rec.tool_calls.append(record)
-        await self._send(wire.client_tool_call(step.name, call_id, params, next(self._event_ids)))
+        transcript_log.tool_called(self._rec, record)
+        await self._send(
+            wire.client_tool_call(step.name, call_id, record.parameters, next(self._event_ids))
+        )
         try:
             result = await asyncio.wait_for(waiter, step.timeout_s)
             ok = not result.is_error
@@ -428,10 +549,46 @@ class AgentSession:
             ok = False
         finally:
             self._tool_waits.pop(call_id, None)
-        line = step.on_success if ok else step.on_error
-        if line:
-            await self._say(fill(line, self._variables))
-        return ok, call_id
+        transcript_log.tool_answered(self._rec, record)
+        return ok
+
+    async def _webhook_tool(self, definition: Mapping[str, Any], record: ToolCallRecord) -> bool:
+        """Call a server tool over HTTP, as the service does (see :mod:`server_tools`)."""
+        name, call_id = record.tool_name, record.tool_call_id
+        await self._send(wire.agent_tool_request(name, call_id, "webhook", next(self._event_ids)))
+        self._variables["system__call_duration_secs"] = transcript_log.seconds_in_call(self._rec)
+        try:
+            request = server_tools.build_request(
+                definition, record.parameters, self._variables, self._secret, self._opt.env_vars
+            )
+        except (server_tools.WebhookConfigError, MissingVariableError) as exc:
+            record.webhook = None
+            record.result, record.is_error = f"Tool configuration error: {exc}", True
+            record.result_at = time.monotonic()
+            transcript_log.tool_called(self._rec, record)
+        else:
+            record.dropped_parameters = request.dropped
+            record.webhook = WebhookCallRecord(
+                request.method, request.url, dict(request.headers), request.body
+            )
+            transcript_log.tool_called(self._rec, record)
+            if self._http is None:
+                raise RuntimeError("webhook tools need the stand-in's HTTP client")
+            outcome = await server_tools.call(self._http, request)
+            webhook = record.webhook
+            webhook.status, webhook.response_text = outcome.status, outcome.text
+            webhook.error, webhook.latency_s = outcome.error, outcome.latency_s
+            record.result, record.is_error = outcome.text, outcome.is_error
+            record.timed_out = outcome.error == "timeout"
+            record.result_at = time.monotonic()
+        transcript_log.tool_answered(self._rec, record)
+        await self._send(
+            wire.agent_tool_response(
+                name, call_id, "webhook", is_error=bool(record.is_error),
+                event_id=next(self._event_ids),
+            )
+        )
+        return not record.is_error
 
     async def _end_call(self, step: EndCall) -> None:
         if step.goodbye:
@@ -439,6 +596,13 @@ class AgentSession:
         self._rec.ended_with_end_call = True
         if step.via == "system":
             call_id = f"toolu_{secrets.token_hex(12)}"
+            record = ToolCallRecord(
+                call_id, "end_call", {"reason": step.reason}, time.monotonic(),
+                result="end_call_success", is_error=False, tool_type="system",
+            )
+            record.result_at = record.sent_at
+            transcript_log.tool_called(self._rec, record)
+            transcript_log.tool_answered(self._rec, record)
             await self._send(
                 wire.agent_tool_response(
                     "end_call", call_id, "system", is_error=False, event_id=next(self._event_ids)

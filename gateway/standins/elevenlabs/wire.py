@@ -96,6 +96,18 @@ def client_tool_call(tool_name: str, tool_call_id: str, parameters: Any, event_i
     }
 
 
+def agent_tool_request(tool_name: str, tool_call_id: str, tool_type: str, event_id: int) -> Json:
+    return {
+        "type": "agent_tool_request",
+        "agent_tool_request": {
+            "tool_name": tool_name,
+            "tool_call_id": tool_call_id,
+            "tool_type": tool_type,
+            "event_id": event_id,
+        },
+    }
+
+
 def agent_tool_response(
     tool_name: str, tool_call_id: str, tool_type: str, *, is_error: bool, event_id: int
 ) -> Json:

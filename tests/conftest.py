@@ -1,4 +1,4 @@
-"""Every backoffice test runs twice: on SQLite and on a real PostgreSQL."""
+"""Shared fixtures: every database test runs twice, on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
