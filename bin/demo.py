@@ -28,12 +28,14 @@ from config.logging import configure_logging
 from config.settings import Settings, load_settings
 from gateway.standins.elevenlabs import (
     AgentOptions,
+    CallTool,
     ElevenLabsStandIn,
     EndCall,
     Listen,
     Say,
     Script,
 )
+from gateway.standins.elevenlabs.script import next_friday
 from gateway.standins.twilio_call import Callee
 from gateway.standins.twilio_caller import CallerLine, CallerScript
 from gateway.standins.twilio_standin import TwilioStandIn
@@ -46,6 +48,8 @@ DEBTOR_NUMBER = "+12125550147"
 ACCOUNT = "ACC-1001"
 CALL_TIMEOUT_S = 120.0
 
+FRIDAY = next_friday().isoformat()
+
 SCRIPTS: dict[str, tuple[Script, list[CallerLine]]] = {
     "en": (
         Script(
@@ -54,21 +58,42 @@ SCRIPTS: dict[str, tuple[Script, list[CallerLine]]] = {
             steps=(
                 Listen("Yes, speaking."),
                 Say(
-                    "Thank you, {{debtor_first_name}}. I am calling about your account: a "
-                    "payment of {{balance}} dollars was due last week. Would you be able to "
-                    "pay it this week?"
+                    "Thank you. To protect your privacy, could you tell me the last four "
+                    "digits of your document?"
+                ),
+                Listen("One two three four."),
+                CallTool(
+                    "verify_identity",
+                    {"document_last4": "1234"},
+                    on_success="Thank you, you are verified.",
+                    on_error="I am sorry, I could not verify you. Please call us. Goodbye.",
+                    end_on_error=True,
+                ),
+                CallTool(
+                    "lookup_account",
+                    {},
+                    on_success=(
+                        "I am calling about your account: a payment of "
+                        "{{tool_result.pending_balance}} was due last week. Would you be able "
+                        "to pay it this week?"
+                    ),
                 ),
                 Listen("Sorry to interrupt. I can pay it on Friday."),
-                Say(
-                    "Perfect, I have noted that you will pay on Friday. You will get a "
-                    "confirmation by message. Thank you, and goodbye!"
+                CallTool(
+                    "register_promise",
+                    {"amount": "{{pending_balance_amount}}", "date": FRIDAY},
+                    on_success=(
+                        "Perfect, I have registered your promise to pay on Friday. You will "
+                        "get a confirmation by message. Thank you, and goodbye!"
+                    ),
+                    on_error="I could not register it right now; a colleague will call you.",
                 ),
                 EndCall(via="client", reason="payment arranged"),
             ),
-            placeholders={"balance": "120.50"},
         ),
         [
             CallerLine("Yes, speaking."),
+            CallerLine("One two three four."),
             CallerLine("Sorry to interrupt. I can pay it on Friday.", barge_in_after_ms=2500),
         ],
     ),
@@ -79,20 +104,42 @@ SCRIPTS: dict[str, tuple[Script, list[CallerLine]]] = {
             steps=(
                 Listen("Sí, soy yo."),
                 Say(
-                    "Gracias, {{debtor_first_name}}. Le llamo por su cuenta: tiene un pago "
-                    "de {{balance}} euros vencido la semana pasada. ¿Podría pagarlo esta semana?"
+                    "Gracias. Para proteger sus datos, ¿me dice los cuatro últimos dígitos de "
+                    "su documento?"
+                ),
+                Listen("Uno dos tres cuatro."),
+                CallTool(
+                    "verify_identity",
+                    {"document_last4": "1234"},
+                    on_success="Gracias, su identidad está verificada.",
+                    on_error="Lo siento, no he podido verificarle. Llámenos, por favor. Adiós.",
+                    end_on_error=True,
+                ),
+                CallTool(
+                    "lookup_account",
+                    {},
+                    on_success=(
+                        "Le llamo por su cuenta: tiene un pago de "
+                        "{{tool_result.pending_balance}} vencido la semana pasada. ¿Podría "
+                        "pagarlo esta semana?"
+                    ),
                 ),
                 Listen("Perdone que le interrumpa. Puedo pagarlo el viernes."),
-                Say(
-                    "Perfecto, he anotado que pagará el viernes. Recibirá una confirmación "
-                    "por mensaje. Gracias, ¡adiós!"
+                CallTool(
+                    "register_promise",
+                    {"amount": "{{pending_balance_amount}}", "date": FRIDAY},
+                    on_success=(
+                        "Perfecto, he registrado su promesa de pago para el viernes. Recibirá "
+                        "una confirmación por mensaje. Gracias, ¡adiós!"
+                    ),
+                    on_error="Ahora no puedo registrarla; un compañero le llamará.",
                 ),
                 EndCall(via="client", reason="pago acordado"),
             ),
-            placeholders={"balance": "120,50"},
         ),
         [
             CallerLine("Sí, soy yo."),
+            CallerLine("Uno dos tres cuatro."),
             CallerLine(
                 "Perdone que le interrumpa. Puedo pagarlo el viernes.", barge_in_after_ms=2500
             ),
@@ -252,6 +299,7 @@ async def _load_portfolio(http: httpx.AsyncClient, language: str) -> bool:
         "contact_name": f"{debtor} Smith",
         "total_amount": "120.50",
         "phone": DEBTOR_NUMBER,
+        "document": "X1231234",
         "language": language,
         "timezone": zone,
     }
@@ -279,6 +327,12 @@ async def _summary(http: httpx.AsyncClient, call_ref: str) -> int:
         channels = wav.getnchannels()
     turns = len(record["transcript"])
     print(f"outcome: {record['outcome']}; {turns} transcript lines")
+    account = (await http.get(f"/api/accounts/{record['account_id']}")).json()
+    promises = ", ".join(
+        f"{p['amount']} {p['currency']} on {p['due_date']} ({p['status']})"
+        for p in account.get("promises", [])
+    )
+    print(f"account {ACCOUNT}: {account.get('status')}; promises: {promises or 'none'}")
     print(f"recording: {path} ({channels} channels: caller left, agent right; {seconds:.1f} s)")
     return 0 if record["outcome"] == "completed" else 1
 

@@ -26,6 +26,7 @@ from backoffice.orgs.models import OrganizationInput
 from backoffice.store.db import Database
 from config.settings import Settings
 from gateway import (
+    live_pages,
     routes_api,
     routes_elevenlabs,
     routes_live,
@@ -154,6 +155,7 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
         Route("/elevenlabs/post-call", routes_elevenlabs.post_call, methods=["POST"]),
         WebSocketRoute("/twilio/media", routes_media.MediaSocket()),
         WebSocketRoute("/live", routes_live.live),
+        *live_pages.routes(),
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         *routes_api.api.routes(database),

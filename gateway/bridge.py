@@ -112,6 +112,7 @@ class CallBridge:
         self._caller_ms = 0
         self._caller_ms_at = 0.0
         self._response_text: dict[int, str] = {}
+        self.speaker = ""  # who is talking now, as supervisors see it: agent, caller or ""
 
     # ----------------------------------------------------------------- outboxes
     # The outboxes are drained after every input, usually empty: a new list is only
@@ -177,6 +178,8 @@ class CallBridge:
             self.protocol_errors += 1  # another stream's mark, key or stop is not ours
         elif isinstance(event, te.Mark):
             self.playout.on_mark(event.name)
+            if self.speaker == "agent" and self.playout.drained(now):
+                self._set_speaker("")
             self._check_ending(now)
         elif isinstance(event, te.Dtmf):
             self._dtmf(event.digit)
@@ -254,10 +257,13 @@ class CallBridge:
             self._correct(event)
         elif isinstance(event, ae.UserTranscript):
             if event.tentative:
+                self._set_speaker("caller")
                 self._publish("caller_tentative", text=event.text)
             else:
                 self.transcript.append(("caller", event.text))
                 self._publish("caller", text=event.text, event_id=event.event_id)
+                if self.speaker == "caller":
+                    self._set_speaker("")
         elif isinstance(event, ae.ClientToolCall):
             self._tool_call(event)
         elif isinstance(event, ae.AgentToolResponse):
@@ -288,6 +294,8 @@ class CallBridge:
             self.recording.add_agent(ulaw, self._caller_clock(now))
         self.playout.enqueue(frames, event.event_id)
         self._last_agent_audio = now
+        if self.speaker != "agent":
+            self._set_speaker("agent")
         if to_caller.tail_pending:
             self._tail_response = event.event_id
         if self.phase is not Phase.AWAITING_START:
@@ -354,6 +362,7 @@ class CallBridge:
         if self.recording is not None:
             self.recording.cut_agent(self._caller_clock(now))
         self._publish("interruption", event_id=event_id, heard_s=round(heard_s, 3))
+        self._set_speaker("caller")
 
     def agent_closed(self, code: int | None, now: float) -> None:
         """The agent socket is gone; ``code`` is its close code (None if no frame)."""
@@ -416,10 +425,18 @@ class CallBridge:
         if self.phase in (Phase.LIVE, Phase.AWAITING_START, Phase.ENDING):
             self._begin_ending("agent_ended", now)
 
-    def request_transfer(self, number: str, brief: str, now: float) -> None:
-        """Hand the caller to a person once the agent's last words have played."""
+    def request_transfer(
+        self, number: str, brief: str, now: float, *, tell_agent: str = ""
+    ) -> None:
+        """Hand the caller to a person once the agent's last words have played.
+
+        ``tell_agent`` (a supervisor's request) goes to the agent as context first, so
+        a line it is already speaking ends knowing why the call is handed over.
+        """
         if self.phase not in (Phase.LIVE, Phase.AWAITING_START):
             return
+        if tell_agent and self._to_agent is not None:
+            self._agent_out.append(ae.contextual_update_message(tell_agent))
         self._after_ending = WarmTransfer(number, brief)
         self._publish("transfer", number=number)
         self._begin_ending("transferred", now)
@@ -563,6 +580,17 @@ class CallBridge:
         if not self._caller_ms_at:
             return 0
         return self._caller_ms + int((now - self._caller_ms_at) * 1000)
+
+    def _set_speaker(self, who: str) -> None:
+        """Publish who is talking, on changes only (never once per frame).
+
+        The agent talks from its first audio until Twilio has played all it was sent
+        (marks); the caller from a tentative transcript or a barge-in until their
+        final transcript.
+        """
+        if who != self.speaker:
+            self.speaker = who
+            self._publish("speaker", speaker=who)
 
     def _publish(self, kind: str, **data: object) -> None:
         self._effects.append(Publish(kind, dict(data)))

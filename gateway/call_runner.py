@@ -97,6 +97,8 @@ class CallRunner:
         services = self.services
         services.runners[self.record.call_sid] = self
         self.record.answered_at = time.time()
+        record = self.record
+        services.publish(LiveEvent(record.org_id, record.call_sid, "call.started", record.card()))
         self.bridge.start(start, self._loop.time())
         await self._flush()
         self._spawn(self._connect_agent(agent_task, resume_context=None), "agent-connect")
@@ -207,6 +209,17 @@ class CallRunner:
         """Hand the caller to a person once the agent's last words have played."""
         self.bridge.request_transfer(number, brief, self._loop.time())
         self._spawn(self._flush(), "transfer-requested")
+
+    def supervisor_transfer(self, number: str, brief: str) -> None:
+        """A supervisor takes the call over: a warm transfer to their number."""
+        self.bridge.request_transfer(
+            number,
+            brief,
+            self._loop.time(),
+            tell_agent="A supervisor is taking this call over now; the caller is being "
+            "transferred to them. Do not start a new topic.",
+        )
+        self._spawn(self._flush(), "supervisor-transfer")
 
     def answered_by(self, verdict: str) -> None:
         self.bridge.answered_by(verdict, self._loop.time())
@@ -375,7 +388,7 @@ class CallRunner:
 
     async def _apply(self, effect: Effect) -> None:
         if isinstance(effect, Publish):
-            self.services.hub.publish(
+            self.services.publish(
                 LiveEvent(self.record.org_id, self.record.call_sid, effect.type, effect.data)
             )
             if effect.type == "agent.ready":

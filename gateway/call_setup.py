@@ -75,6 +75,8 @@ def outbound_record(
             per_call=opening_mode, organization=calls.policy.opening_mode
         ),
         language=plan.language,
+        account_reference=plan.subject.reference or "",
+        debtor_name=plan.subject.contact_name,
         to=plan.to,
         from_=from_number,
         variables={**briefing.as_variables(), **extra_variables},
@@ -179,6 +181,8 @@ async def inbound_record(
         call_ref=uuid.uuid4().hex,
         org_id=org_id,
         account_id=bound.account_ref if bound else "",
+        account_reference=(bound.reference or "") if bound else "",
+        debtor_name=bound.contact_name if bound else "",
         direction="inbound",
         opening_mode=OpeningMode.AGENT_FIRST,
         language=language,

@@ -30,6 +30,8 @@ class CallRecord:
     org_id: str
     account_id: str
     direction: str
+    account_reference: str = ""  # the account's reference as people know it
+    debtor_name: str = ""
     opening_mode: OpeningMode = OpeningMode.CALLEE_FIRST
     language: str = "es"
     to: str = ""
@@ -86,6 +88,24 @@ class CallRecord:
     def active(self) -> bool:
         return self.ended_at is None
 
+    @property
+    def other_party(self) -> str:
+        """The debtor's side of the line: the number dialled, or the inbound caller's."""
+        return self.from_ if self.direction == "inbound" else self.to
+
+    def card(self) -> dict[str, object]:
+        """What a supervisor's list of calls shows of the call (``call.created``)."""
+        return {
+            "call_ref": self.call_ref,
+            "account_id": self.account_id,
+            "account_reference": self.account_reference,
+            "debtor_name": self.debtor_name,
+            "number": self.other_party,
+            "direction": self.direction,
+            "status": self.status,
+            "created_at": self.created_at,
+        }
+
     def summary(self) -> dict[str, object]:
         """The operator-facing view of the call (no tokens)."""
         return {
@@ -93,6 +113,8 @@ class CallRecord:
             "call_sid": self.call_sid,
             "org_id": self.org_id,
             "account_id": self.account_id,
+            "account_reference": self.account_reference,
+            "debtor_name": self.debtor_name,
             "direction": self.direction,
             "opening_mode": self.opening_mode.value,
             "to": self.to,

@@ -24,6 +24,7 @@ import structlog
 from backoffice.calls.models import CallOutcome
 from backoffice.calls.outcomes import CONTACT_RESULTS, COOPERATION, DISPOSITIONS, SENTIMENTS
 from backoffice.calls.sessions import CallSession, by_conversation, find_session, update_session
+from gateway.hub import LiveEvent
 from gateway.services import Services
 
 log = structlog.get_logger(__name__)
@@ -182,6 +183,22 @@ async def store_report(services: Services, report: Report) -> bool:
         conversation_id=report.conversation_id,
         outcome_at=services.clock(),
     )
+    outcome = report.outcome
+    if outcome.sentiment or outcome.disposition:
+        # Supervisors watching (or reopening) the call see how it went as analysed.
+        services.publish(
+            LiveEvent(
+                session.org_id,
+                session.call_sid,
+                "sentiment",
+                {
+                    "sentiment": outcome.sentiment,
+                    "disposition": outcome.disposition,
+                    "willingness": outcome.willingness,
+                    "source": outcome.source,
+                },
+            )
+        )
     log.info(
         "post_call.stored",
         call_sid=session.call_sid,

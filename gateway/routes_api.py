@@ -26,8 +26,10 @@ from backoffice.calls.sessions import CallSession, session_of
 from backoffice.errors import FieldError, InvalidInput, NotFound
 from backoffice.store.tables import call_sessions
 from gateway.call_context import OpeningMode
+from gateway.call_model import Phase
 from gateway.call_setup import briefing_for, outbound_record, start_session
 from gateway.calls import CallRecord
+from gateway.hub import LiveEvent
 from gateway.post_call_sweep import NotReady, fetch_report
 from gateway.services import Services
 
@@ -165,6 +167,7 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
         number=plan.to,
         within_allowed_hours=plan.decision.allowed,
     )
+    services.publish(LiveEvent(call.org_id, record.call_sid, "call.created", record.card()))
     log.info(
         "call.placed", org_id=call.org_id, account_id=body.account_id, call_sid=placed.call_sid
     )
@@ -179,6 +182,49 @@ async def get_call(call: Call) -> dict[str, Any]:
 @api.route("GET", "/api/calls", role="viewer", summary="Active calls", tag="calls")
 async def list_calls(call: Call) -> dict[str, Any]:
     return {"calls": [r.summary() for r in _services(call).calls.active(call.org_id)]}
+
+
+class TransferToSupervisor(BaseModel):
+    to: str = Field(pattern=E164, description="The supervisor's own number, in E.164.")
+    note: str = Field(
+        default="", max_length=300, description="Added to the brief the supervisor hears."
+    )
+
+
+def supervisor_brief(record: CallRecord, note: str) -> str:
+    """What the supervisor hears before the caller is connected."""
+    who = record.debtor_name or "the caller"
+    account = f", account {record.account_reference}" if record.account_reference else ""
+    brief = f"Supervisor transfer: {record.direction} call with {who}{account}."
+    return f"{brief} {note.strip()}" if note.strip() else brief
+
+
+@api.route(
+    "POST",
+    "/api/calls/{ref}/transfer",
+    role="operator",
+    summary="Transfer a live call to a supervisor (warm, with a brief)",
+    tag="calls",
+    body=TransferToSupervisor,
+    status=202,
+)
+async def transfer_to_supervisor(call: Call) -> Response | dict[str, str]:
+    services = _services(call)
+    record = _find(services, call.org_id, call.path["ref"])
+    runner = services.runner_for(record)
+    if runner is None or runner.bridge.ended:
+        return JSONResponse({"error": "the call has no live media stream"}, status_code=409)
+    if runner.bridge.phase not in (Phase.LIVE, Phase.AWAITING_START):
+        return JSONResponse({"error": "the call is already ending"}, status_code=409)
+    body: TransferToSupervisor = call.body
+    runner.supervisor_transfer(body.to, supervisor_brief(record, body.note))
+    log.info(
+        "call.supervisor_transfer",
+        org_id=call.org_id,
+        call_sid=record.call_sid,
+        key_id=call.principal.key_id,
+    )
+    return {"status": "transferring"}
 
 
 @api.route(

@@ -1,17 +1,21 @@
 """``WS /live``: the live events of an organization's calls, for supervisors.
 
-Authenticated like the operator API (any role); a supervisor only ever receives
-events of their own organization, optionally narrowed to one call with
-``?call_sid=``.
+Authenticated like the operator API (any role; the browser pages use their
+session cookie); a supervisor only ever receives events of their own organization,
+optionally narrowed to one call with ``?call_sid=``. With ``?history=1`` the socket
+first sends what came before (the call's events so far, or a ``call.snapshot`` of each
+active call), then one ``history.end``, then live events as they happen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backoffice.api.auth import principal_of
+from gateway.hub import LiveEvent
 from gateway.services import Services
 
 
@@ -22,10 +26,19 @@ async def live(websocket: WebSocket) -> None:
         return
     services: Services = websocket.app.state.services
     call_sid = websocket.query_params.get("call_sid") or None
+    history = websocket.query_params.get("history") == "1"
     await websocket.accept()
     subscription = services.hub.subscribe(principal.org_id, call_sid)
+    backlog = services.live_backlog(principal.org_id, call_sid) if history else []
     closed = asyncio.create_task(_wait_closed(websocket))
     try:
+        if history:
+            for past in backlog:
+                await websocket.send_text(past.to_json())
+            end = LiveEvent(
+                principal.org_id, call_sid or "", "history.end", {"server_time": time.time()}
+            )
+            await websocket.send_text(end.to_json())
         while True:
             nxt = asyncio.create_task(subscription.next())
             done, _ = await asyncio.wait({nxt, closed}, return_when=asyncio.FIRST_COMPLETED)

@@ -132,4 +132,4 @@ class _Live:
         self.session = session
 
     def publish(self, kind: str, **data: Any) -> None:
-        self.services.hub.publish(LiveEvent(self.session.org_id, self.session.call_sid, kind, data))
+        self.services.publish(LiveEvent(self.session.org_id, self.session.call_sid, kind, data))

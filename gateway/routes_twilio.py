@@ -109,6 +109,7 @@ async def _record_for(
         status=str(form.get("CallStatus", "ringing")) or "ringing",
     )
     services.calls.add(record)
+    services.publish(LiveEvent(record.org_id, call_sid, "call.created", record.card()))
     return record
 
 
@@ -149,7 +150,7 @@ async def status(request: Request) -> Response:
 
 
 def _publish_status(services: Services, record: CallRecord, kind: str, **extra: str) -> None:
-    services.hub.publish(
+    services.publish(
         LiveEvent(record.org_id, record.call_sid, "call.status", {"status": kind, **extra})
     )
 
@@ -165,6 +166,14 @@ def _status_final(services: Services, record: CallRecord, call_status: str) -> N
         record.end_reason = record.end_reason or call_status
         record.outcome = record.outcome or call_status
         services.metrics.calls.labels(record.outcome).inc()
+        services.publish(
+            LiveEvent(
+                record.org_id,
+                record.call_sid,
+                "call.ended",
+                {"reason": record.end_reason, "outcome": record.outcome},
+            )
+        )
         services.spawn(record_call_end(services, record), "call-outcome")
 
 

@@ -16,7 +16,8 @@ from config.settings import Settings
 from gateway.agent_session import AgentConnector
 from gateway.calls import CallRecord, InMemoryCallRegistry
 from gateway.elevenlabs_api import ElevenLabsApi
-from gateway.hub import InProcessBus
+from gateway.hub import InProcessBus, LiveEvent
+from gateway.live_log import CallEventLog
 from gateway.metrics import GatewayMetrics
 from gateway.prewarm import PrewarmPool
 from gateway.twilio_rest import TwilioVoice
@@ -50,6 +51,7 @@ class Services:
     records: RecordsResolver = field(init=False)
     tool_runtime: ToolRuntime = field(init=False)
     runners: dict[str, CallRunner] = field(default_factory=dict)
+    live_log: CallEventLog = field(default_factory=CallEventLog)
     ended_totals: FrameTotals = field(default_factory=FrameTotals)
     draining: bool = False
     # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
@@ -73,6 +75,28 @@ class Services:
             c2a += runner.bridge.frames_to_agent
             a2c += runner.bridge.playout.frames_sent
         return {"caller_to_agent": c2a, "agent_to_caller": a2c}
+
+    def publish(self, event: LiveEvent) -> None:
+        """Publish a live event: kept in the call's log, then fanned out by the hub."""
+        self.live_log.add(event)
+        self.hub.publish(event)
+
+    def live_backlog(self, org_id: str, call_sid: str | None) -> list[LiveEvent]:
+        """What a new subscriber is shown first: one call's events so far, or a
+        ``call.snapshot`` of each active call of the organization (card and state).
+
+        Call it right after subscribing, with no ``await`` in between, so that the
+        backlog and the subscription neither overlap nor leave a gap.
+        """
+        if call_sid is not None:
+            return self.live_log.history(org_id, call_sid)
+        out = []
+        for record in self.calls.active(org_id):
+            if record.call_sid:
+                state = {**record.card(), **self.live_log.state(org_id, record.call_sid)}
+                state["status"] = record.status
+                out.append(LiveEvent(org_id, record.call_sid, "call.snapshot", state))
+        return out
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run work beside the calls; it is awaited (or cancelled) on shutdown."""

@@ -59,6 +59,24 @@ class CallRecording:
         return self._rate
 
     @property
+    def caller_chunks(self) -> list[tuple[int, bytes]]:
+        """The caller's ``(start_sample, mu-law)`` chunks, in arrival order; the live
+        list itself, to read without copying (see :class:`media.live_mix.LiveMix`)."""
+        return self._caller
+
+    @property
+    def agent_chunks(self) -> list[tuple[int, bytes]]:
+        """The agent's chunks, in time order; the live list (a barge-in shortens it)."""
+        return self._agent
+
+    @property
+    def live_edge(self) -> int:
+        """The sample up to which the recording can no longer change: the start of
+        the newest caller chunk. Agent audio placed later starts at or after it, and a
+        barge-in cuts only from it on (both happen at the caller's current time)."""
+        return self._caller[-1][0] if self._caller else 0
+
+    @property
     def duration_ms(self) -> int:
         """Length of the rendered recording in milliseconds, rounded up."""
         agent_end = self._agent[-1][0] + len(self._agent[-1][1]) if self._agent else 0

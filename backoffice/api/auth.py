@@ -1,13 +1,15 @@
-"""Finding the principal of a request from its API key.
+"""Finding the principal of a request: its API key, or the session of a signed-in page.
 
-The key travels as ``Authorization: Bearer``, ``X-API-Key`` or, for browser
-websockets and pages that cannot set headers, ``?api_key=``.
+The key travels as ``Authorization: Bearer``, ``X-API-Key`` or, for websocket clients
+that cannot set headers, ``?api_key=``. Browsers use the session cookie instead (see
+:mod:`backoffice.api.session`); a request that presents a key is judged by the key.
 """
 
 from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
+from backoffice.api.session import session_principal
 from backoffice.orgs.service import Principal, authenticate
 from backoffice.store.db import Database
 
@@ -22,6 +24,6 @@ def presented_key(conn: HTTPConnection) -> str:
 async def principal_of(conn: HTTPConnection, db: Database) -> Principal | None:
     key = presented_key(conn)
     if not key:
-        return None
+        return await session_principal(conn, db)
     async with db.read() as read:
         return await authenticate(read, key)

@@ -153,7 +153,9 @@ def _wrap(
         db = database(request)
         principal = await principal_of(request, db)
         if principal is None:
-            return error_response(401, "a valid API key is required")
+            return error_response(
+                401, "a valid API key (or a signed-in session, with its X-CSRF-Token) is required"
+            )
         if not principal.allows(endpoint.role):
             return error_response(
                 403, f"the {principal.role} role may not do this (needs {endpoint.role})"

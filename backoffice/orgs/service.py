@@ -222,6 +222,19 @@ async def authenticate(conn: AsyncConnection, presented: str) -> Principal | Non
     return Principal(row.org_id, row.role, row.id, row.name)
 
 
+async def principal_of_key(conn: AsyncConnection, key_id: str, org_id: str) -> Principal | None:
+    """The principal of a key named by id (a signed-in session), or None when the key
+    is gone, revoked or of another organization."""
+    row = (
+        await conn.execute(
+            select(api_keys).where(api_keys.c.id == key_id, api_keys.c.org_id == org_id)
+        )
+    ).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(row.org_id, row.role, row.id, row.name)
+
+
 async def list_api_keys(conn: AsyncConnection, org_id: str) -> list[ApiKey]:
     rows = await conn.execute(
         select(api_keys).where(api_keys.c.org_id == org_id).order_by(api_keys.c.created_at)

@@ -69,6 +69,7 @@ try:
     from gateway import routes_api as gateway
     from gateway.app import build_services
     from gateway.calls import CallRecord
+    from gateway.live_pages import PAGES
     from gateway.twilio_rest import PlacedCall, TwilioVoice
 except ImportError:  # pragma: no cover - the gateway is optional for this walk
     gateway = None
@@ -545,12 +546,14 @@ async def world(db: Database) -> AsyncIterator[World]:
         await services.voice.close()
         services.voice = typing.cast(TwilioVoice, RecordingVoice())
         app_routes += gateway.api.routes(database)
+        app_routes += PAGES
     app_routes += routes(database, extra=list(gateway.api.endpoints) if gateway else None)
     app = Starlette(routes=app_routes)
     app.state.services = services
     app.state.messaging = RecordingMessaging(
         MessagingConfig(public_url="http://parley.test", server_secret=b"isolation-secret-key")
     )
+    app.state.database = db
     a_tenant, b_tenant = await make_tenant(db, US_ORG), await make_tenant(db, ES_ORG)
     await make_account(db, b_tenant.org.id, await make_contact(db, b_tenant.org.id, "Bruno B"))
     a = await _org_a(db, a_tenant)
@@ -677,6 +680,27 @@ async def test_another_organizations_data_is_invisible_on_every_route(db: Databa
     walked = {p.name for p in probes}
     assert "GET /api/accounts/{account_id}" in walked
     assert "GET /api/contacts/{contact_id}" in walked
+
+
+async def test_the_live_pages_show_nothing_of_another_organization(db: Database) -> None:
+    """The same walk over the Live Calls pages (``gateway.live_pages.PAGES``)."""
+    if gateway is None:  # pragma: no cover
+        pytest.skip("the gateway is not installed")
+    async with world(db) as w:
+        problems: dict[str, str] = {}
+        for page in PAGES:
+            names = _PATH_PARAM.findall(page.path)
+            unknown = [n for n in names if n not in PARAMS]
+            assert not unknown, f"unknown path parameter {unknown} of {page.path}: {TEACH}"
+            url = _PATH_PARAM.sub(lambda m: w.a.ids[PARAMS[m.group(1)]], page.path)
+            as_b = await w.http.get(url, headers={"Authorization": f"Bearer {w.b.admin}"})
+            as_a = await w.http.get(url, headers={"Authorization": f"Bearer {w.a.tenant.admin}"})
+            expected = 404 if names else 200
+            leaks = sorted(m for m in w.a.markers if m in as_b.text and m not in url)
+            if as_b.status_code != expected or leaks or as_a.status_code != 200:
+                problems[page.path] = f"org B {as_b.status_code} {leaks}, org A {as_a.status_code}"
+    assert not problems, problems
+    assert {p.path for p in PAGES} >= {"/live/calls", "/live/calls/{ref}"}
 
 
 def _gap_names() -> set[str]:

@@ -882,3 +882,64 @@ def test_barge_in_reports_what_was_heard_of_the_interrupted_response() -> None:
     call.echo_due_marks()
     step = call.agent(agent_interruption(2))
     assert step.published("interruption") == [{"event_id": 2, "heard_s": pytest.approx(0.24)}]
+
+
+# ============================================================ current speaker
+def test_the_speaker_follows_the_conversation_and_is_published_on_changes_only() -> None:
+    call = Call()
+    call.live()
+    call.agent_says(*tags(1, 10), event_id=1)
+    call.agent_says(*tags(11, 10), event_id=1)  # more of the same turn: no new event
+    assert call.sent.published("speaker") == [{"speaker": "agent"}]
+    call.run_for(0.2)
+    assert call.bridge.speaker == "agent"  # Twilio still holds some of the turn
+    call.run_for(1.0)  # every mark echoed: the caller has heard it all
+    assert call.bridge.speaker == ""
+    call.agent(user_transcript("Yes", 2, tentative=True))
+    call.agent(user_transcript("Yes it's me", 2, tentative=True))
+    assert call.bridge.speaker == "caller"
+    call.agent(user_transcript("Yes it's me", 2))
+    assert [e["speaker"] for e in call.sent.published("speaker")] == ["agent", "", "caller", ""]
+
+
+def test_a_barge_in_makes_the_caller_the_speaker() -> None:
+    call = Call()
+    call.live()
+    call.agent_says(*tags(1, 40), event_id=3)
+    call.run_for(0.1)
+    step = call.agent(agent_interruption(3))
+    assert step.published("speaker") == [{"speaker": "caller"}]
+    call.agent_says(41, event_id=3)  # late audio of the cut turn changes nothing
+    call.run_for(0.5)
+    assert call.bridge.speaker == "caller"
+    call.agent_says(50, event_id=4)
+    assert call.bridge.speaker == "agent"
+
+
+def test_caller_frames_publish_nothing() -> None:
+    call = Call()
+    call.live()
+    step = call.run_for(1.0)
+    assert step.of(Publish) == []
+
+
+# ========================================================= supervisor transfer
+def test_a_supervisor_transfer_tells_the_agent_and_hands_off_after_its_words() -> None:
+    from gateway.effects import WarmTransfer
+
+    call = Call()
+    call.live()
+    call.agent_says(*tags(1, 30), event_id=1)
+    call.run_for(0.1)
+    call.bridge.request_transfer(
+        "+34600000009", "Supervisor takes over.", call.now, tell_agent="A supervisor takes over."
+    )
+    call.tick()
+    updates = [m for m in call.sent.agent if m.get("type") == "contextual_update"]
+    assert updates == [{"type": "contextual_update", "text": "A supervisor takes over."}]
+    assert call.sent.published("transfer") == [{"number": "+34600000009"}]
+    assert call.sent.of(WarmTransfer) == []  # the agent's line is still playing
+    call.run_for(2.0)
+    assert call.sent.of(WarmTransfer) == [WarmTransfer("+34600000009", "Supervisor takes over.")]
+    assert call.sent.media_tags == tags(1, 30)  # the line was heard to its end
+    assert call.bridge.outcome == "transferred"

@@ -183,14 +183,21 @@ async def test_greet_verify_promise_end_leaves_the_account_with_its_promise(
 
         # ElevenLabs' analysis arrives by the post-call webhook, three times over.
         data = analysis_for(sid, record["conversation_id"], "promise_to_pay")
-        for _ in range(3):
-            body, signature = signed_post_call(data)
-            response = await rig.gw.http.post(
-                "/elevenlabs/post-call",
-                content=body,
-                headers={"ElevenLabs-Signature": signature, "Content-Type": "application/json"},
-            )
-            assert response.status_code == 200, response.text
+        async with rig.live(call_sid=sid) as feed:
+            for _ in range(3):
+                body, signature = signed_post_call(data)
+                response = await rig.gw.http.post(
+                    "/elevenlabs/post-call",
+                    content=body,
+                    headers={
+                        "ElevenLabs-Signature": signature,
+                        "Content-Type": "application/json",
+                    },
+                )
+                assert response.status_code == 200, response.text
+            seen = await feed.wait_for("sentiment")
+        assert seen["data"]["sentiment"] == "positive"
+        assert seen["data"]["disposition"] == "promise_to_pay"
         detail = await api(rig, f"/api/accounts/{account}")
         assert [d["disposition"] for d in detail["dispositions"]] == ["promise_to_pay"]
         [interaction] = detail["interactions"]

@@ -31,7 +31,11 @@ def test_demo_completes_a_call_and_prints_its_transcript(tmp_path: Path) -> None
     assert "AGENT        Hello, this is Parley Finance. Am I speaking with Ann?" in out
     assert "CALLER       Yes, speaking." in out
     assert "barge-in" in out
+    assert "tool call    verify_identity" in out
+    assert "tool call    register_promise" in out
+    assert '"ok":true' in out.split("tool call    register_promise", 1)[1]
     assert "tool call    end_call" in out
+    assert "account ACC-1001: promise_active; promises: 120.50 USD on" in out
     assert "ended        completed (agent_ended)" in out
     assert "SMS reminder sent: Parley Finance: Ann, a reminder that your account" in out
     assert "SMS reminder status: delivered" in out

@@ -79,6 +79,10 @@ async def test_supervisor_receives_only_their_organizations_events(tmp_path: Pat
                 "/twilio/status",
                 {"CallSid": call_sid(11), "CallStatus": "in-progress", "SequenceNumber": "1"},
             )
+            created = orjson.loads(await asyncio.wait_for(sup_a.recv(), 5))
+            assert created["type"] == "call.created"
+            assert created["data"]["direction"] == "inbound"
+            assert created["data"]["number"] == "+15550009999"
             event = orjson.loads(await asyncio.wait_for(sup_a.recv(), 5))
             assert event["call_sid"] == call_sid(11)
             assert event["type"] == "call.status"

@@ -1,0 +1,146 @@
+"""Signed sessions for the operator pages: sign in once with an API key, then a cookie.
+
+A browser cannot put an API key in a header of a page load or a websocket upgrade,
+and a key in a URL ends up in history and logs. So the sign-in page takes the key
+once and answers with a session cookie: the key's id, organization and a CSRF token,
+signed (HMAC-SHA256 by ``itsdangerous``, with a key derived from ``PARLEY_SECRET_KEY``
+by HKDF under a label of its own) and timestamped. The key itself is never in it.
+
+Every request carrying the cookie is checked again, in order:
+
+- the signature and age (:data:`SESSION_TTL_S`);
+- for a change (any HTTP method but GET/HEAD/OPTIONS), the ``X-CSRF-Token`` header
+  must equal the session's token: the pages read it from their own HTML, which
+  another site cannot;
+- for a websocket, the ``Origin`` must be this server's own (browsers send cookies on
+  cross-site websocket upgrades that ``SameSite`` does not always stop);
+- the key must still exist and not be revoked, and its role is read afresh: revoking
+  a key ends its sessions at once.
+
+The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Strict`` and, when the
+public URL is https, ``Secure``. Signing out deletes it from the browser; a copy
+taken before stays valid until it expires or its key is revoked.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from backoffice.orgs.service import Principal, principal_of_key
+from backoffice.store.db import Database
+from backoffice.vault import server_secret
+
+SESSION_COOKIE = "parley_session"
+CSRF_HEADER = "x-csrf-token"
+SESSION_TTL_S = 12 * 3600  # seconds
+LABEL = b"parley operator sessions v1"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """What the cookie says: which key signed in, for which organization."""
+
+    key_id: str
+    org_id: str
+    csrf: str
+
+
+class SessionSigner:
+    """Issues and reads session cookies with a key of its own from the server secret."""
+
+    def __init__(self, server_secret: bytes, ttl_s: int = SESSION_TTL_S) -> None:
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=LABEL).derive(
+            server_secret
+        )
+        self._serializer = URLSafeTimedSerializer(derived, salt="session")
+        self.ttl_s = ttl_s
+
+    def issue(self, principal: Principal) -> tuple[str, Session]:
+        session = Session(principal.key_id, principal.org_id, secrets.token_urlsafe(24))
+        token = self._serializer.dumps([session.key_id, session.org_id, session.csrf])
+        return token, session
+
+    def read(self, token: str) -> Session | None:
+        """The session in ``token``, or None when forged, malformed or expired."""
+        try:
+            value = self._serializer.loads(token, max_age=self.ttl_s)
+        except BadSignature:
+            return None
+        if not (isinstance(value, list) and len(value) == 3):
+            return None
+        if not all(isinstance(v, str) and v for v in value):
+            return None
+        return Session(value[0], value[1], value[2])
+
+
+@functools.lru_cache(maxsize=4)
+def _signer(secret: bytes) -> SessionSigner:
+    return SessionSigner(secret)
+
+
+def signer_for(conn: HTTPConnection) -> SessionSigner:
+    """The signer of the app serving ``conn`` (keyed by its server secret)."""
+    return _signer(server_secret(conn))
+
+
+def session_of(conn: HTTPConnection) -> Session | None:
+    """The session the request's cookie carries (signature and age checked only)."""
+    token = conn.cookies.get(SESSION_COOKIE, "")
+    if not token or len(token) > 1000:
+        return None
+    return signer_for(conn).read(token)
+
+
+async def session_principal(conn: HTTPConnection, db: Database) -> Principal | None:
+    """The principal of a request authenticated by its session cookie, or None.
+
+    See the module docstring for every check made.
+    """
+    session = session_of(conn)
+    if session is None:
+        return None
+    if conn.scope["type"] == "http":
+        if conn.scope["method"] not in SAFE_METHODS:
+            presented = conn.headers.get(CSRF_HEADER, "")
+            if not hmac.compare_digest(presented.encode(), session.csrf.encode()):
+                return None
+    elif not same_origin(conn):
+        return None
+    async with db.read() as read:
+        return await principal_of_key(read, session.key_id, session.org_id)
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """Whether the request's ``Origin`` is the server it was sent to."""
+    origin = conn.headers.get("origin", "")
+    host = conn.headers.get("host", "")
+    return bool(origin and host) and urlsplit(origin).netloc == host
+
+
+def set_session_cookie(response: Response, token: str, *, secure: bool) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=SESSION_TTL_S,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+    )
+
+
+def clear_session_cookie(response: Response, *, secure: bool) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=secure
+    )
