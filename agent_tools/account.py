@@ -77,6 +77,8 @@ LOOKUP_ACCOUNT = Tool(
     timeout_s=5.0,
     requires_identity=True,
     requires_account=True,
+    # A read: nothing to do twice, so no claim to write (and no write lock to wait for).
+    exactly_once=False,
 )
 
 SELECT_ACCOUNT = Tool(

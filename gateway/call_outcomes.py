@@ -47,7 +47,10 @@ async def record_call_end(services: Services, record: CallRecord) -> None:
         if session.account_ref is None:
             return
         records = await services.records.records_for(record.org_id)
-        used = await ledger.tools_used(db, record.org_id, record.call_sid)
+        used = list(record.tools_used)
+        for name in await ledger.tools_used(db, record.org_id, record.call_sid):
+            if name not in used:  # a webhook tool of this call
+                used.append(name)
         duration = (
             None if started_at is None else max(0, round((ended_at - started_at).total_seconds()))
         )

@@ -458,6 +458,7 @@ class CallRunner:
             self._log.warning("twilio.transfer_failed", error=str(exc)[:200])
 
     async def _run_tool(self, effect: RunTool) -> None:
+        self.record.tools_used.append(effect.name)
         started = time.perf_counter()
         result = await self.services.tool_runtime.run(
             effect.name,

@@ -17,6 +17,7 @@ import structlog
 
 from backoffice.call_planning import CallPlan
 from backoffice.calls.briefing import Briefing, continuity_notes, facts, last_interactions
+from backoffice.calls.interface import RecordsUnavailable
 from backoffice.calls.models import CallRef, CallSubject
 from backoffice.calls.records import OrgCalls
 from backoffice.calls.sessions import open_session, update_session
@@ -149,7 +150,13 @@ async def inbound_record(
             call_sid=call_sid,
             status=status,
         )
-    matches = await calls.records.match_caller(org_id, from_) if from_ else []
+    try:
+        matches = await calls.records.match_caller(org_id, from_) if from_ else []
+    except RecordsUnavailable:
+        # The organization's own system is down: answer anyway, as an unknown caller
+        # (the agent can take a message or book a callback; nothing is revealed).
+        log.warning("call.inbound_match_unavailable", call_sid=call_sid, org_id=org_id)
+        matches = []
     workable = [m for m in matches if m.status not in ("paid", "closed")] or matches
     bound = workable[0] if len({m.account_ref for m in workable}) == 1 else None
     language_hint = bound.language if bound else _shared(m.language for m in workable)

@@ -49,6 +49,9 @@ class CallRecord:
     conversation_id: str = ""
     recording_path: str = ""
     transcript: list[tuple[str, str]] = field(default_factory=list)
+    #: Tools the agent called over this process's bridge, in order (webhook tools are
+    #: in the tool-call ledger).
+    tools_used: list[str] = field(default_factory=list)
     variables: dict[str, str | int | float | bool] = field(default_factory=dict)
     voice_id: str | None = None
     #: What a person hears before a warm transfer connects them (the whisper).

@@ -22,6 +22,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from backoffice.api.framework import Api, Call, error_response
 from backoffice.call_planning import plan_outbound_call
+from backoffice.calls.interface import RecordsUnavailable
 from backoffice.calls.sessions import CallSession, session_of
 from backoffice.errors import FieldError, InvalidInput, NotFound
 from backoffice.store.tables import call_sessions
@@ -110,15 +111,20 @@ async def place_call(call: Call) -> Response | dict[str, Any]:
             "invalid call request",
         )
     calls = await services.records.org_calls(call.org_id)
-    plan = await plan_outbound_call(
-        call.db,
-        org_id=call.org_id,
-        account=body.account_id,
-        to=body.to,
-        language=body.language,
-        at=services.clock(),
-        records=calls.records,
-    )
+    try:
+        plan = await plan_outbound_call(
+            call.db,
+            org_id=call.org_id,
+            account=body.account_id,
+            to=body.to,
+            language=body.language,
+            at=services.clock(),
+            records=calls.records,
+        )
+    except RecordsUnavailable:
+        return error_response(
+            503, "your system of record did not answer in time; nothing was dialled, retry"
+        )
     if not plan.allowed:
         decision = plan.decision
         return JSONResponse(

@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 from agent_tools.registry import ToolRegistry
 from agent_tools.runtime import ToolRuntime
 from backoffice.calls.records import RecordsResolver
+from backoffice.calls.remote import RemoteRecordsFactory, remote_factory
 from backoffice.store.db import Database
+from backoffice.vault import Vault
 from config.settings import Settings
 from gateway.agent_session import AgentConnector
 from gateway.calls import CallRecord, InMemoryCallRegistry
@@ -49,6 +51,7 @@ class Services:
     elevenlabs: ElevenLabsApi
     metrics: GatewayMetrics = field(init=False)
     records: RecordsResolver = field(init=False)
+    remote_records: RemoteRecordsFactory = field(init=False)
     tool_runtime: ToolRuntime = field(init=False)
     runners: dict[str, CallRunner] = field(default_factory=dict)
     live_log: CallEventLog = field(default_factory=CallEventLog)
@@ -63,7 +66,11 @@ class Services:
         self.metrics = GatewayMetrics(self.frame_totals)
         self.metrics.active_calls.set_function(lambda: len(self.runners))
         # The clock is read through the field at call time, so a test's pinned clock holds.
-        self.records = RecordsResolver(self.database, lambda: self.clock())
+        vault = Vault(self.settings.secret_key.get_secret_value().encode())
+        self.remote_records = remote_factory(self.database, vault, clock=lambda: self.clock())
+        self.records = RecordsResolver(
+            self.database, lambda: self.clock(), remote=self.remote_records
+        )
         self.tool_runtime = ToolRuntime(
             self.tools, self.database, self.records, lambda: self.clock()
         )
@@ -120,3 +127,4 @@ class Services:
         for task in list(self._background):
             task.cancel()
         await self.voice.close()
+        await self.remote_records.aclose()

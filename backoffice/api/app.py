@@ -11,13 +11,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from backoffice.api import accounts, compliance, imports, messaging, optouts, orgs
+from backoffice.api import accounts, compliance, imports, messaging, optouts, orgs, records
 from backoffice.api.framework import Api, Endpoint
 from backoffice.api.openapi import openapi
 from backoffice.store.db import Database
 
 GROUPS: list[Api] = [
     orgs.api,
+    records.api,
     accounts.api,
     imports.api,
     optouts.api,

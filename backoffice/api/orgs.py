@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from backoffice.api.framework import Api, Call, field_errors
 from backoffice.calls.policy import policy_of
-from backoffice.errors import InvalidInput
+from backoffice.errors import FieldError, InvalidInput
 from backoffice.orgs import credentials, service
 from backoffice.orgs.models import DAYS, Organization
 from backoffice.vault import Vault, server_secret
@@ -114,6 +114,16 @@ async def update_org(call: Call) -> OrganizationOut:
     if calls_patch is not None:
         async with call.db.read() as conn:
             current = await service.get_organization(conn, call.org_id)
+        if _changes_system_of_record(current.settings, calls_patch):
+            raise InvalidInput(
+                [
+                    FieldError(
+                        "calls.system_of_record",
+                        "set it with PUT /api/org/records (a remote system needs a signing "
+                        "secret and an https URL)",
+                    )
+                ]
+            )
         calls = {**(current.settings.get("calls") or {}), **calls_patch}
         changes["settings"] = {**current.settings, "calls": calls}
     try:
@@ -121,6 +131,17 @@ async def update_org(call: Call) -> OrganizationOut:
     except ValidationError as exc:
         raise InvalidInput(field_errors(exc), "invalid organization settings") from None
     return _org_out(org)
+
+
+def _changes_system_of_record(settings: dict[str, Any], patch: dict[str, Any]) -> bool:
+    """Whether a patch of the call rules would switch the system of record (sending back
+    the one in effect, as ``GET /api/org`` shows it, changes nothing)."""
+    if "system_of_record" not in patch:
+        return False
+    current = policy_of(settings).system_of_record
+    # An invalid value reads as the default here; the full validation below names it.
+    asked = policy_of({"calls": {"system_of_record": patch["system_of_record"]}})
+    return asked.system_of_record != current
 
 
 def _org_out(org: Organization) -> OrganizationOut:

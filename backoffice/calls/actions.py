@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice import audit
@@ -375,7 +375,7 @@ async def add_alternate_number(
 
 async def mark_wrong_party(conn: AsyncConnection, call: CallRef) -> ActionResult:
     if call.number and call.contact_id:
-        await conn.execute(
+        marked = await conn.execute(
             update(contact_phones)
             .where(
                 contact_phones.c.org_id == call.org_id,
@@ -384,12 +384,43 @@ async def mark_wrong_party(conn: AsyncConnection, call: CallRef) -> ActionResult
             )
             .values(state="wrong_party")
         )
+        if not marked.rowcount:
+            await _file_main_number_as_wrong_party(conn, call, call.number, call.contact_id)
     await _event(conn, call, "wrong_party", f"{call.number or 'The number'} reaches someone else")
     return ActionResult.done(
         "Noted: this number does not reach the person we are looking for. Do not mention "
         "the reason for the call or any debt. Ask politely whether they can give a number "
         "where the person can be reached, then end the call.",
     )
+
+
+async def _file_main_number_as_wrong_party(
+    conn: AsyncConnection, call: CallRef, number: str, contact_id: str
+) -> None:
+    """A contact's main or WhatsApp number kept only on the contact has no row to mark:
+    file it, marked, or the rotation would keep dialling it first."""
+    owned = (
+        await conn.execute(
+            select(contacts.c.id).where(
+                contacts.c.org_id == call.org_id,
+                contacts.c.id == contact_id,
+                or_(contacts.c.phone == number, contacts.c.whatsapp == number),
+            )
+        )
+    ).first()
+    if owned is not None:
+        await conn.execute(
+            insert(contact_phones),
+            {
+                "id": new_id(),
+                "org_id": call.org_id,
+                "contact_id": contact_id,
+                "number": number,
+                "state": "wrong_party",
+                "source": "contact",
+                "consecutive_failures": 0,
+            },
+        )
 
 
 async def set_channel_preference(

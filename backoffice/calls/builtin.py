@@ -23,6 +23,7 @@ from backoffice.calls.models import (
     PromiseRequest,
 )
 from backoffice.calls.policy import policy_of
+from backoffice.calls.rules import callback_words
 from backoffice.compliance.check import contact_zone
 from backoffice.orgs.service import get_organization
 from backoffice.store.db import Database
@@ -76,8 +77,7 @@ class BuiltinRecords:
             org = await get_organization(conn, call.org_id)
             subject = await subjects.call_subject(conn, call.org_id, call.account_ref or "")
             zone, _ = contact_zone(org, subject.timezone)
-            local = request.at.astimezone(zone)
-            words = f"{local:%A %d %B %Y at %H:%M} ({zone.key})"
+            words = callback_words(request.at, zone)
             return await actions.schedule_callback(conn, call, request, key=key, local=words)
 
     async def register_dispute(self, call: CallRef, reason: str, key: str) -> ActionResult:

@@ -95,7 +95,16 @@ def policy_of(settings: dict[str, Any]) -> CallPolicy:
 def check_policy(value: object) -> dict[str, Any]:
     """Validate ``settings["calls"]`` on write; returns it normalised.
 
+    Defaults are left out (so a default changed in a later release applies), except
+    the system of record's ``kind``: it is the discriminator that tells a remote
+    configuration from the built-in one, and without it the stored value would read
+    back as invalid.
+
     Raises:
         ValidationError: with locations relative to ``calls``.
     """
-    return CallPolicy.model_validate(value).model_dump(mode="json", exclude_defaults=True)
+    policy = CallPolicy.model_validate(value)
+    out = policy.model_dump(mode="json", exclude_defaults=True)
+    if isinstance(policy.system_of_record, RemoteRecordsConfig):
+        out["system_of_record"] = policy.system_of_record.model_dump(mode="json")
+    return out

@@ -93,6 +93,11 @@ def fit_callback(
     return upcoming, True, zone
 
 
+def callback_words(at: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """How a callback time is confirmed to the agent: on the debtor's clock, zone named."""
+    return f"{at.astimezone(zone):%A %d %B %Y at %H:%M} ({zone.key})"
+
+
 def local_request(text: str, zone: zoneinfo.ZoneInfo) -> dt.datetime:
     """An ISO date-time as the debtor said it: naive means the debtor's own clock.
 

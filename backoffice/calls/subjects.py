@@ -128,7 +128,7 @@ async def match_caller(conn: AsyncConnection, org_id: str, number: str) -> list[
                 contacts.c.whatsapp == number,
             ),
         )
-        .order_by(_WORKABLE_FIRST, accounts.c.priority_score.desc(), accounts.c.id)
+        .order_by(_WORKABLE_FIRST, accounts.c.priority_score.desc().nulls_last(), accounts.c.id)
         .limit(20)
     )
     return [await _subject(conn, org_id, row) for row in rows.all()]

@@ -19,6 +19,7 @@ from backoffice.store.tables import (
     accounts,
     contact_phones,
     contacts,
+    debt_items,
     interactions,
     new_id,
     organizations,
@@ -105,3 +106,12 @@ async def make_interaction(
     }
     scope = {"org_id": org_id, "account_id": account_id, "contact_id": contact_id}
     return await _insert(db, interactions, values | scope | fields)
+
+
+async def make_debt_item(
+    db: Database, org_id: str, account_id: str, kind: str, amount: str, **fields: Any
+) -> str:
+    """A line of an account's breakdown (capital, interest, fees, payment); ``applied``."""
+    values: dict[str, Any] = {"state": "applied", "created_at": utcnow()}
+    scope = {"org_id": org_id, "account_id": account_id, "kind": kind, "amount": Decimal(amount)}
+    return await _insert(db, debt_items, values | scope | fields)

@@ -96,7 +96,7 @@ PARAMS: dict[str, str] = {
 # and what an account row needs to be accepted. They are not ids: org B may use the
 # same values in its own namespace, so they call for no 404, only for no effect on A.
 NATURAL_KEYS = frozenset({"external_id", "reference", "phone", "whatsapp", "email"})
-ALWAYS_FILL = NATURAL_KEYS | {"contact_name", "total_amount", "mapping"}
+ALWAYS_FILL = NATURAL_KEYS | {"contact_name", "total_amount", "mapping", "url", "signing_secret"}
 # The file sent to routes that take one (imports, DNC lists): org A's natural keys in
 # org B's file. Field -> column header, also sent as the import's mapping.
 CSV_MAPPING = {
@@ -291,7 +291,9 @@ def _named(a: OrgA, name: str) -> list[Any]:
         "role": ["viewer"],
         "mode": ["managed"],
         "channel": ["voice", "call", "sms"],
-        "kind": ["payment"],
+        "kind": ["payment", "remote"],  # a debt item's; a system of record's
+        "url": ["https://records.example/parley"],
+        "signing_secret": ["isolation-walk-signing-secret-0123456789"],
         "amount": ["10.00"],
         "state": ["applied"],
         "from": [past],

@@ -179,7 +179,12 @@ async def test_greet_verify_promise_end_leaves_the_account_with_its_promise(
         one = await api(rig, f"/api/accounts/{account}/interactions/{interaction['id']}")
         texts = [line["text"] for line in one["transcript"]]
         assert "I can pay all of it on Friday." in texts
-        assert one["tools_used"] == ["verify_identity", "lookup_account", "register_promise"]
+        assert one["tools_used"] == [
+            "verify_identity",
+            "lookup_account",
+            "register_promise",
+            "end_call",
+        ]
 
         # ElevenLabs' analysis arrives by the post-call webhook, three times over.
         data = analysis_for(sid, record["conversation_id"], "promise_to_pay")
