@@ -1,7 +1,8 @@
 """Running the gateway under uvicorn, as a process (``serve``) or inside a loop (demo, tests).
 
 The serving stack is the one measured in DESIGN.md: uvloop and uvicorn's
-``websockets-sansio`` implementation. The server-wide websocket limit stays small:
+``websockets-sansio`` implementation (with the gateway's synchronous write extension,
+``gateway.ws_server``). The server-wide websocket limit stays small:
 only Twilio and supervisors connect to us, and neither sends large frames.
 """
 
@@ -19,6 +20,7 @@ from starlette.applications import Starlette
 from config.settings import Settings
 from gateway.app import create_app
 from gateway.drain import drain
+from gateway.ws_server import MediaWebSocketProtocol
 
 WS_MAX_SIZE = 256 * 1024
 
@@ -31,7 +33,7 @@ def uvicorn_config(
         host=host,
         port=port,
         loop="uvloop",
-        ws="websockets-sansio",
+        ws=MediaWebSocketProtocol,
         ws_max_size=WS_MAX_SIZE,
         ws_ping_interval=None,
         lifespan="on",

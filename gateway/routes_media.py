@@ -23,6 +23,7 @@ from gateway.redis_link import RedisUnavailable
 from gateway.routes_twilio import context_for
 from gateway.services import Services
 from gateway.twilio_signature import SIGNATURE_HEADER
+from gateway.ws_server import READ_TEXT, WRITE_TEXT
 from media.recording import CallRecording
 
 log = structlog.get_logger(__name__)
@@ -55,12 +56,12 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
     # Counted from here, so a gateway that drains waits for a stream still starting.
     services.media_sockets += 1
     try:
-        await _serve_stream(services, receive, send)
+        await _serve_stream(services, scope, receive, send)
     finally:
         services.media_sockets -= 1
 
 
-async def _serve_stream(services: Services, receive: Receive, send: Send) -> None:
+async def _serve_stream(services: Services, scope: Scope, receive: Receive, send: Send) -> None:
     try:
         start = await asyncio.wait_for(_await_start(receive, services), START_TIMEOUT_S)
     except TimeoutError:
@@ -90,7 +91,16 @@ async def _serve_stream(services: Services, receive: Receive, send: Send) -> Non
         recording=CallRecording(),
         timings=BridgeTimings(end_max_wait_s=settings.end_call_max_wait_s),
     )
-    runner = CallRunner(services, record, context_for(record), bridge, send)
+    extensions = scope.get("extensions") or {}
+    runner = CallRunner(
+        services,
+        record,
+        context_for(record),
+        bridge,
+        send,
+        extensions.get(WRITE_TEXT),
+        extensions.get(READ_TEXT),
+    )
     agent_task = services.prewarm.claim(record.call_sid)
     if agent_task is None and record.prewarm_on and record.prewarm_on != services.gateway_id:
         # The TwiML request was answered by another process, which holds a session for

@@ -97,6 +97,24 @@ def _int_text(obj: dict[str, Any], key: str, where: str) -> int:
 
 
 def _parse_media(msg: dict[str, Any]) -> Media:
+    # Fifty of these a second per call: the well-formed frame is checked inline, and
+    # only a frame that fails a check goes through the helpers that name the field.
+    media = msg.get("media")
+    if type(media) is dict:
+        payload = media.get("payload")
+        sid = msg.get("streamSid")
+        stamp = media.get("timestamp")
+        if (
+            type(payload) is str
+            and type(sid) is str
+            and type(stamp) is str
+            and stamp.isascii()
+            and stamp.isdigit()
+            and len(stamp) <= _MAX_DIGITS
+            and not len(payload) % 4
+            and _BASE64_TEXT.fullmatch(payload) is not None
+        ):
+            return Media(sid, payload, int(stamp))
     media = _obj(msg, "media")
     payload = _str(media, "payload", "media.")
     if len(payload) % 4 or _BASE64_TEXT.fullmatch(payload) is None:
