@@ -61,6 +61,20 @@ class ToolRuntime:
         tool_call_id: str,
     ) -> ToolResult:
         """Never raises: every outcome is a result for the agent."""
+        with self.db.short_statements():
+            return await self._run(
+                name, parameters, org_id=org_id, call_sid=call_sid, tool_call_id=tool_call_id
+            )
+
+    async def _run(
+        self,
+        name: str,
+        parameters: dict[str, Any],
+        *,
+        org_id: str,
+        call_sid: str,
+        tool_call_id: str,
+    ) -> ToolResult:
         try:
             tool = self.registry.get(name)
         except KeyError:

@@ -13,14 +13,14 @@ transaction see it too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from backoffice.store.engine import create_engine
+from backoffice.store.engine import create_engine, sqlite_file
 from backoffice.store.migrate import upgrade
 
 
@@ -34,12 +34,15 @@ class _Open:
 
 
 _open: ContextVar[_Open | None] = ContextVar("parley_open_transaction", default=None)
+_short: ContextVar[bool] = ContextVar("parley_short_statements", default=False)
 
 
 class Database:
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, inline: AsyncEngine | None = None) -> None:
         self.engine = engine
         self.url = url
+        #: SQLite on the loop's thread, for :meth:`short_statements` blocks.
+        self.inline_engine = inline
         # SQLite has one writer at a time. Left to itself, a second writer waits in
         # SQLite's busy handler, which sleeps in growing steps (up to 100 ms each) and
         # gives up after its timeout; queueing writers here instead hands the lock on
@@ -51,11 +54,44 @@ class Database:
         """Connect (lazily) and, by default, bring the schema up to date."""
         if migrate:
             await upgrade(url)
-        return cls(create_engine(url), url)
+        inline = create_engine(url, inline=True) if sqlite_file(url) else None
+        return cls(create_engine(url), url, inline)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @contextmanager
+    def short_statements(self) -> Iterator[None]:
+        """The block's own transactions and reads are a few short statements.
+
+        On SQLite they then run inline on the event loop's thread rather than one
+        driver-thread round trip per statement (:mod:`backoffice.store.sqlite_inline`):
+        a tool call answers in a millisecond or two however busy the loop is.
+        PostgreSQL's driver is asynchronous already and is unaffected. Tasks started
+        inside the block inherit it.
+        """
+        token = _short.set(True)
+        try:
+            yield
+        finally:
+            _short.reset(token)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        inline = self.inline_engine
+        if inline is None or not _short.get():
+            async with self.engine.connect() as conn:
+                yield conn
+            return
+        # Not ``async with``: SQLAlchemy closes there in a task of its own (so that a
+        # cancellation cannot cut the close short), which costs a turn of the loop.
+        # An inline close never suspends, so it cannot be cut short anyway.
+        conn = await inline.connect()
+        try:
+            yield conn
+        finally:
+            await conn.close()
 
     def _joined(self) -> AsyncConnection | None:
         current = _open.get()
@@ -76,7 +112,7 @@ class Database:
         if lock is not None:
             await lock.acquire()
         try:
-            async with self.engine.begin() as conn:
+            async with self._connect() as conn, conn.begin():
                 token = _open.set(_Open(self, asyncio.current_task(), conn))
                 try:
                     yield conn
@@ -92,8 +128,10 @@ class Database:
         if joined is not None:
             yield joined
             return
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             yield conn
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.inline_engine is not None:
+            await self.inline_engine.dispose()

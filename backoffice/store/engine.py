@@ -13,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from backoffice.store.sqlite_inline import inline_connector
+
 DEFAULT_URL = "sqlite+aiosqlite:///parley.db"
 
 
@@ -35,7 +37,25 @@ def async_url(url: str) -> str:
     raise DatabaseUrlError(f"PARLEY_DATABASE_URL: unsupported database {backend!r}")
 
 
-def create_engine(url: str = DEFAULT_URL, **kwargs: Any) -> AsyncEngine:
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for PostgreSQL and for in-memory databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def create_engine(url: str = DEFAULT_URL, *, inline: bool = False, **kwargs: Any) -> AsyncEngine:
+    """``inline``: a SQLite engine whose statements run on the event loop's thread
+    (:mod:`backoffice.store.sqlite_inline`); only for URLs naming a file."""
+    if inline:
+        path = sqlite_file(url)
+        if path is None:
+            raise DatabaseUrlError("an inline engine needs a SQLite file")
+        kwargs["async_creator"] = inline_connector(path)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
