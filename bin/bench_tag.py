@@ -47,9 +47,9 @@ _NS_MASK = (1 << 64) - 1
 
 def tag(call: int, seq: int, sent_ns: int) -> bytes:
     """The 30 tag bytes for frame ``seq`` of call ``call`` sent at ``sent_ns``."""
-    if not (0 <= call < MAX_CALLS and 0 <= seq < MAX_SEQ and 0 <= sent_ns < 1 << 64):
+    if not (0 <= call < MAX_CALLS and 0 <= seq < MAX_SEQ and 0 <= sent_ns <= _NS_MASK):
         raise ValueError("tag: call, seq or time out of range")
-    return MAGIC + f"{call:04x}{seq:06x}{sent_ns:016x}".encode("ascii").translate(_TO_NIBBLE)
+    return MAGIC + (b"%04x%06x%016x" % (call, seq, sent_ns)).translate(_TO_NIBBLE)
 
 
 def frame(call: int, seq: int, sent_ns: int) -> bytes:

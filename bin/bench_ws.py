@@ -223,6 +223,11 @@ class WsEndpoint(asyncio.Protocol):
             if bool(masked) == self.client:
                 self._protocol_error(1002)  # clients mask every frame, servers none (§5.1)
                 return
+            if b0 == 0x81 and not self._parts and length <= self.max_size:
+                # The common case: a whole text message (FIN, no RSV bit, opcode 1).
+                if not self._close_sent:
+                    self.on_message(OP_TEXT, payload, now)
+                continue
             if not self._frame(b0, payload, now):
                 return
         self._buf = buf[pos:] if pos < size else b""
