@@ -61,6 +61,7 @@ async def test_the_client_talks_to_a_library_server() -> None:
         seen_headers.append(ws.request.headers.get("X-Twilio-Signature", ""))
         seen_headers.append(ws.request.path)
         async for message in ws:
+            assert isinstance(message, str)  # the bench sends text frames only
             await ws.send(f"echo:{message}")
         # (the library server closes after the client's close frame)
 
