@@ -122,6 +122,8 @@ class _Line:
         "account_sid",
         "frames_total",
         "marks",
+        "media_head",
+        "media_len",
         "msg_seq",
         "play_end_ns",
         "rec",
@@ -138,6 +140,9 @@ class _Line:
         self.rec = rec
         self.sid = sid
         self.sid_bytes = sid.encode("ascii")
+        # The gateway's one-frame ``media`` message to this stream (``media_message``).
+        self.media_head = b'{"event":"media","streamSid":"%s","media":{"payload":"' % self.sid_bytes
+        self.media_len = len(self.media_head) + bench_tag.FRAME_B64 + len(b'"}}')
         self.frames_total = frames
         self.msg_seq = 1  # ``start`` was 1
         self.play_end_ns = 0
@@ -145,49 +150,62 @@ class _Line:
         self.sending = True
         self.sent_all = asyncio.Event()
 
-    def send(self, message: bytes) -> None:
-        assert self.ws is not None
-        self.ws.send_text(message)
+    def send(self, messages: list[bytes]) -> None:
+        """Send these messages in one write (nothing once the socket is closing)."""
+        if messages:
+            assert self.ws is not None
+            self.ws.send_texts(messages)
 
-    def send_frame(self) -> None:
+    def frame_message(self) -> bytes:
+        """The call's next tagged ``media`` message, stamped now."""
         rec = self.rec
         k = rec.frames_sent
         self.msg_seq += 1
-        payload = bench_tag.frame_b64_bytes(rec.index, k, time.monotonic_ns())
-        self.send(MEDIA_TEMPLATE % (self.msg_seq, self.sid_bytes, k + 1, k * 20, payload))
         rec.frames_sent = k + 1
+        payload = bench_tag.frame_b64_bytes(rec.index, k, time.monotonic_ns())
+        return MEDIA_TEMPLATE % (self.msg_seq, self.sid_bytes, k + 1, k * 20, payload)
 
-    def send_stop(self) -> None:
+    def stop_message(self) -> bytes:
         self.msg_seq += 1
         self.rec.stop_sent_ns = time.monotonic_ns()
-        self.send(
-            orjson.dumps(
-                {
-                    "event": "stop",
-                    "sequenceNumber": str(self.msg_seq),
-                    "streamSid": self.sid,
-                    "stop": {"accountSid": self.account_sid, "callSid": self.rec.call_sid},
-                }
-            )
+        return orjson.dumps(
+            {
+                "event": "stop",
+                "sequenceNumber": str(self.msg_seq),
+                "streamSid": self.sid,
+                "stop": {"accountSid": self.account_sid, "callSid": self.rec.call_sid},
+            }
         )
 
-    def echo_due(self, now: int, *, everything: bool = False) -> None:
-        """Echo, in order, every mark whose audio has played by ``now`` (or all of them)."""
+    def echoes(self, now: int, out: list[bytes], *, everything: bool = False) -> list[bytes]:
+        """Append to ``out``, in order, the echo of every mark whose audio has played by
+        ``now`` (or of all of them); returns ``out``."""
         marks = self.marks
         while marks and (everything or marks[0][0] <= now):
             _, name = marks.popleft()
             self.msg_seq += 1
             self.rec.marks_echoed += 1
-            self.send(
+            out.append(
                 b'{"event":"mark","sequenceNumber":"%d","streamSid":"%s","mark":{"name":%s}}'
                 % (self.msg_seq, self.sid_bytes, orjson.dumps(name))
             )
+        return out
 
     def on_message(self, opcode: int, message: bytes, now: int) -> None:
         """One whole message from the gateway (called from the socket's ``data_received``)."""
         rec = self.rec
         if opcode != bench_ws.OP_TEXT:
             rec.other_messages += 1
+            return
+        if len(message) == self.media_len and message.startswith(self.media_head):
+            # One 20 ms frame in the layout the gateway writes: the tag is at a known place.
+            at = len(self.media_head)
+            rec.media_received += 1
+            if not rec.first_media_ns:
+                rec.first_media_ns = now
+            rec.agent.note(bench_tag.read_b64(message[at : at + bench_tag.TAG_B64]), now)
+            end = self.play_end_ns
+            self.play_end_ns = (end if end > now else now) + FRAME_NS
             return
         if message.startswith(MEDIA_PREFIX):
             at = message.find(PAYLOAD_KEY)
@@ -199,15 +217,10 @@ class _Line:
             rec.media_received += 1
             if not rec.first_media_ns:
                 rec.first_media_ns = now
-            if end - at == bench_tag.FRAME_B64:
-                rec.agent.note(bench_tag.read_b64(message[at : at + bench_tag.TAG_B64]), now)
-                played = FRAME_NS
-            else:
-                tags = bench_tag.read_payload(message[at:end])
-                for tagged in tags:
-                    rec.agent.note(tagged, now)
-                played = FRAME_NS * len(tags)
-            self.play_end_ns = max(self.play_end_ns, now) + played
+            tags = bench_tag.read_payload(message[at:end])
+            for tagged in tags:
+                rec.agent.note(tagged, now)
+            self.play_end_ns = max(self.play_end_ns, now) + FRAME_NS * len(tags)
             return
         self._control(message, now)
 
@@ -222,11 +235,11 @@ class _Line:
         if event == "mark":
             rec.marks_received += 1
             self.marks.append((self.play_end_ns, str(msg["mark"]["name"])))
-            self.echo_due(now)
+            self.send(self.echoes(now, []))
         elif event == "clear":
             rec.clears_ns.append(now)
             self.play_end_ns = now
-            self.echo_due(now, everything=True)
+            self.send(self.echoes(now, [], everything=True))
         else:
             rec.other_messages += 1
 
@@ -285,15 +298,17 @@ class TwilioPeer:
             if not line.ws.open:
                 self._gone(line)  # closing: nothing more may be sent
                 continue
+            out: list[bytes] = []
             if line.sending:
                 if line.rec.frames_sent < line.frames_total:
-                    line.send_frame()
+                    out.append(line.frame_message())
                 else:
                     line.sending = False
-                    line.send_stop()
+                    out.append(line.stop_message())
                     line.sent_all.set()
             if line.marks:
-                line.echo_due(now)
+                line.echoes(now, out)
+            line.send(out)  # the frame and the echoes that fell due: one write
 
     def _gone(self, line: _Line) -> None:
         self.active.remove(line.rec.index, line.rec.index)

@@ -129,6 +129,26 @@ class WsEndpoint(asyncio.Protocol):
         self._write(OP_TEXT, payload)
         return True
 
+    def send_texts(self, payloads: list[bytes]) -> bool:
+        """Send several text frames in one write (one system call for all of them)."""
+        if not self.open:
+            return False
+        assert self.transport is not None
+        keys = self._keys
+        if keys is None:
+            self.transport.write(
+                b"".join([frame_header(OP_TEXT, len(p), False) + p for p in payloads])
+            )
+        else:
+            parts = []
+            for payload in payloads:
+                mask = keys.next()
+                parts.append(
+                    frame_header(OP_TEXT, len(payload), True) + mask + apply_mask(payload, mask)
+                )
+            self.transport.write(b"".join(parts))
+        return True
+
     def _write(self, opcode: int, payload: bytes) -> None:
         assert self.transport is not None
         keys = self._keys
