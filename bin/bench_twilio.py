@@ -29,11 +29,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import orjson
 from twilio.request_validator import RequestValidator
 
-from bin import bench_tag, bench_ws
+from bin import bench_http, bench_tag, bench_ws
 from bin.bench_arrivals import Arrivals
 from bin.bench_proc import run_child
 from bin.bench_ticker import TICK_NS, Slots, Ticker
@@ -251,9 +250,6 @@ class TwilioPeer:
         self.config = config
         self.validator = RequestValidator(config.auth_token)
         self.voice_url = config.base_url.rstrip("/") + "/twilio/voice"
-        self.http = httpx.AsyncClient(
-            timeout=SETUP_TIMEOUT_S, limits=httpx.Limits(max_connections=64)
-        )
         self.active: Slots[_Line] = Slots(FRAME_TICKS)
         self.ticker = Ticker(self._tick)
 
@@ -263,7 +259,7 @@ class TwilioPeer:
         raise ValueError(f"unknown command {command!r}")
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        pass
 
     async def _run(self, run: Run) -> TwilioReport:
         self.active = Slots(FRAME_TICKS)
@@ -369,13 +365,13 @@ class TwilioPeer:
             "CallStatus": "ringing",
         }
         signature = self.validator.compute_signature(self.voice_url, form)
-        response = await self.http.post(
-            self._routed(rec, self.voice_url), data=form, headers={"X-Twilio-Signature": signature}
+        status, body = await bench_http.post_form(
+            self._routed(rec, self.voice_url), form, {"X-Twilio-Signature": signature}
         )
-        if response.status_code != 200:
-            raise RuntimeError(f"POST /twilio/voice answered {response.status_code}")
+        if status != 200:
+            raise RuntimeError(f"POST /twilio/voice answered {status}")
         # The TwiML comes from the gateway under test, on loopback.
-        stream = ET.fromstring(response.text).find("Connect/Stream")  # noqa: S314
+        stream = ET.fromstring(body).find("Connect/Stream")  # noqa: S314
         if stream is None or not stream.get("url"):
             raise RuntimeError("TwiML has no <Connect><Stream url>")
         parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
