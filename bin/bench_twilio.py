@@ -12,8 +12,11 @@ echoes pending marks at once (reference ``twilio-resend.md`` §1.4). The shared 
 sends every call's frame and the echoes that fell due; nothing sleeps per call.
 
 The media socket is a lean RFC 6455 client (``bench_ws``): a frame received is read in
-the socket's ``data_received`` (no task per call), a caller frame is one ``%``-format of
-a byte template around the tagged payload, masked with a fresh key, and written at once.
+the socket's ``data_received`` (no task per call; the gateway's one-frame ``media``
+layout is read at known offsets, anything else is parsed), a caller frame is one
+``%``-format of a byte template around the tagged payload, masked with a fresh key,
+and goes out in one write with the mark echoes that fell due on the same tick. The
+webhook is a plain form POST per call (``bench_http``).
 """
 
 from __future__ import annotations
