@@ -119,6 +119,7 @@ class WsEndpoint(asyncio.Protocol):
         self._part_op = 0
         self._part_len = 0
         self._keys = _MaskKeys() if client else None
+        self._headers: dict[int, bytes] = {}  # text frame headers by payload length
         self._close_timer: asyncio.TimerHandle | None = None
 
     # ------------------------------------------------------------------ sending
@@ -135,18 +136,19 @@ class WsEndpoint(asyncio.Protocol):
             return False
         assert self.transport is not None
         keys = self._keys
-        if keys is None:
-            self.transport.write(
-                b"".join([frame_header(OP_TEXT, len(p), False) + p for p in payloads])
-            )
-        else:
-            parts = []
-            for payload in payloads:
+        headers = self._headers
+        parts = []
+        for payload in payloads:
+            length = len(payload)
+            head = headers.get(length)
+            if head is None:
+                head = headers[length] = frame_header(OP_TEXT, length, keys is not None)
+            if keys is None:
+                parts.append(head + payload)
+            else:
                 mask = keys.next()
-                parts.append(
-                    frame_header(OP_TEXT, len(payload), True) + mask + apply_mask(payload, mask)
-                )
-            self.transport.write(b"".join(parts))
+                parts.append(head + mask + apply_mask(payload, mask))
+        self.transport.write(parts[0] if len(parts) == 1 else b"".join(parts))
         return True
 
     def _write(self, opcode: int, payload: bytes) -> None:
