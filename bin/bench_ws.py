@@ -114,6 +114,7 @@ class WsEndpoint(asyncio.Protocol):
         self._close_timeout_s = close_timeout_s
         self._handshaking = True
         self._close_sent = False
+        self._reading_done = False
         self._buf = b""
         self._parts: list[bytes] = []
         self._part_op = 0
@@ -205,6 +206,8 @@ class WsEndpoint(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic_ns()
+        if self._reading_done:
+            return  # after the peer's close frame or a protocol error: nothing more is read
         buf = self._buf + data if self._buf else data
         if self._handshaking:
             end = buf.find(b"\r\n\r\n")
@@ -251,6 +254,8 @@ class WsEndpoint(asyncio.Protocol):
                     self.on_message(OP_TEXT, payload, now)
                 continue
             if not self._frame(b0, payload, now):
+                self._reading_done = True
+                self._buf = b""
                 return
         self._buf = buf[pos:] if pos < size else b""
 
@@ -312,6 +317,7 @@ class WsEndpoint(asyncio.Protocol):
         return False
 
     def _protocol_error(self, code: int) -> None:
+        self._reading_done = True
         self._buf = b""
         self._send_close(code)
         if not self.client:
@@ -320,6 +326,7 @@ class WsEndpoint(asyncio.Protocol):
 
     # ------------------------------------------------------------------ handshake
     def _fail_handshake(self, reason: str) -> None:
+        self._reading_done = True
         if not self.opened.done():
             self.opened.set_exception(HandshakeError(reason))
         assert self.transport is not None
