@@ -182,7 +182,8 @@ async def test_an_unmasked_client_frame_is_a_protocol_error() -> None:
     head = await reader.readuntil(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101")
     assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head  # RFC 6455 §1.3's example key
-    writer.write(b"\x81\x02hi")  # not masked
+    # Not masked; then a well-formed frame, which must not be read after the error.
+    writer.write(b"\x81\x02hi" + b"\x81\x82\x00\x00\x00\x00ok")
     close = await asyncio.wait_for(reader.read(), 5)  # the close frame, then EOF
     assert close[:2] == b"\x88\x02" and struct.unpack("!H", close[2:4])[0] == 1002
     assert got == []
