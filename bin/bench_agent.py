@@ -10,6 +10,9 @@ and every few seconds an ``interruption`` of the current response followed, one 
 later, by a new response with a higher ``event_id``. It reads every
 ``user_audio_chunk`` and times its tag.
 
+The server is a lean RFC 6455 endpoint (``bench_ws``): each message is handled in the
+socket's ``data_received`` (no task per conversation), and each send is one write.
+
 The agent speaks at real-time pace, and its cadence starts once the caller's audio
 flows (i.e. once Twilio's ``start`` has reached the gateway): the gateway then never
 holds more than its pacing lead, so an agent frame's latency is the gateway's work,
@@ -30,11 +33,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import orjson
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
-from bin import bench_tag
+from bin import bench_tag, bench_ws
 from bin.bench_arrivals import Arrivals
 from bin.bench_proc import run_child
 from bin.bench_ticker import TICK_NS, Slots, Ticker
@@ -44,7 +44,12 @@ CHUNK_TICKS = CHUNK_FRAMES * 20_000_000 // TICK_NS  # one slot per conversation 
 PING_EVERY_NS = 2_000_000_000
 QUIET_BEFORE_END_NS = 500_000_000
 MIN_CHUNK_GAP_NS = CHUNK_FRAMES * 20_000_000 - 10_000_000
-USER_AUDIO_PREFIX = '{"user_audio_chunk":"'
+USER_AUDIO_PREFIX = b'{"user_audio_chunk":"'
+USER_AUDIO_FRAME_LEN = len(USER_AUDIO_PREFIX) + 216 + 2  # one 20 ms frame, then '"}'
+#: An agent audio chunk: base64 audio, then the response's ``event_id``.
+PING_TEMPLATE = b'{"type":"ping","ping_event":{"event_id":%d,"ping_ms":null}}'
+AUDIO_TEMPLATE = b'{"type":"audio","audio_event":{"audio_base_64":"%s","event_id":%d}}'
+INIT_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,7 @@ class _Conversation:
         "event_id",
         "index",
         "interrupt_every_ns",
+        "key",
         "last_chunk_ns",
         "next_interrupt_ns",
         "next_ping_ns",
@@ -131,11 +137,12 @@ class _Conversation:
         "ws",
     )
 
-    def __init__(self, ws: ServerConnection, rec: AgentCall, expect: Expect) -> None:
+    def __init__(self, ws: bench_ws.WsEndpoint, rec: AgentCall, expect: Expect) -> None:
         now = rec.connect_ns
         self.ws = ws
         self.rec = rec
         self.index = rec.index
+        self.key = 0
         self.open = True
         self.caller_heard = False
         self.event_id = 1
@@ -153,41 +160,33 @@ class _Conversation:
         self.tools_sent = 0
         self.tools_pending: dict[str, int] = {}
 
-    async def send_chunk(self) -> None:
+    def send_chunk(self) -> None:
         rec = self.rec
         if not self.response_open:
             self.response_open = True
             rec.responses.append(Response(self.event_id, self.seq, self.seq))
-            await self.ws.send(_agent_response(self.event_id))
+            self.ws.send_text(_agent_response(self.event_id))
         sent_ns = time.monotonic_ns()
         self.last_chunk_ns = sent_ns
-        audio = bench_tag.chunk_b64(self.index, self.seq, CHUNK_FRAMES, sent_ns)
-        await self.ws.send(
-            '{"type":"audio","audio_event":{"audio_base_64":"'
-            + audio
-            + '","event_id":'
-            + str(self.event_id)
-            + "}}"
-        )
+        audio = bench_tag.chunk_b64_bytes(self.index, self.seq, CHUNK_FRAMES, sent_ns)
+        self.ws.send_text(AUDIO_TEMPLATE % (audio, self.event_id))
         self.seq += CHUNK_FRAMES
         rec.frames_sent = self.seq
         rec.responses[-1].end_seq = self.seq
 
-    async def slot(self, now: int) -> None:
+    def slot(self, now: int) -> None:
         """This conversation's 100 ms slot."""
-        if self.ws.state is not State.OPEN:
-            return  # closing: a send would wait for the close handshake, holding the ticker
+        if not self.ws.open:
+            return  # closing: nothing more may be sent
         if now >= self.next_ping_ns:
             self.next_ping_ns += PING_EVERY_NS
             ping_id = self.rec.pings_sent + 1
             self.rec.pings_sent = ping_id
             self.pings[ping_id] = time.monotonic_ns()
-            await self.ws.send(
-                '{"type":"ping","ping_event":{"event_id":' + str(ping_id) + ',"ping_ms":null}}'
-            )
+            self.ws.send_text(PING_TEMPLATE % ping_id)
         if self.tool_every_ns and now >= self.next_tool_ns and now < self.audio_until_ns:
             self.next_tool_ns += self.tool_every_ns
-            await self.send_tool_call()
+            self.send_tool_call()
         if not self.caller_heard or now >= self.audio_until_ns:
             return
         if now - self.last_chunk_ns < MIN_CHUNK_GAP_NS:
@@ -201,23 +200,21 @@ class _Conversation:
             self.rec.responses[-1].interrupted = True
             self.response_open = False
             sent_ns = time.monotonic_ns()
-            await self.ws.send(
-                '{"type":"interruption","interruption_event":{"event_id":'
-                + str(self.event_id)
-                + "}}"
+            self.ws.send_text(
+                b'{"type":"interruption","interruption_event":{"event_id":%d}}' % self.event_id
             )
             self.rec.interruptions_ns.append(sent_ns)
             self.event_id += 1
             return  # the next response starts in the next slot
-        await self.send_chunk()
+        self.send_chunk()
 
-    async def send_tool_call(self) -> None:
+    def send_tool_call(self) -> None:
         """The next tool of :data:`TOOL_CYCLE` as a ``client_tool_call``."""
         name, parameters = tool_call(self.tools_sent)
         self.tools_sent += 1
         call_id = f"bench-{self.index}-{self.tools_sent}"
         self.tools_pending[call_id] = time.monotonic_ns()
-        await self.ws.send(
+        self.ws.send_text(
             orjson.dumps(
                 {
                     "type": "client_tool_call",
@@ -227,8 +224,38 @@ class _Conversation:
                         "parameters": parameters,
                     },
                 }
-            ).decode()
+            )
         )
+
+    def on_message(self, opcode: int, message: bytes, now: int) -> None:
+        """One whole message from the gateway (called from the socket's ``data_received``)."""
+        rec = self.rec
+        if opcode == bench_ws.OP_TEXT and message.startswith(USER_AUDIO_PREFIX):
+            skip = len(USER_AUDIO_PREFIX)
+            if len(message) == USER_AUDIO_FRAME_LEN:
+                rec.caller.note(bench_tag.read_b64(message[skip : skip + bench_tag.TAG_B64]), now)
+            else:
+                for tagged in bench_tag.read_payload(message[skip:-2]):
+                    rec.caller.note(tagged, now)
+            self.caller_heard = True
+            return
+        try:
+            msg = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            rec.other_messages += 1
+            return
+        if isinstance(msg, dict) and msg.get("type") == "pong":
+            sent = self.pings.pop(msg.get("event_id", -1), None)
+            if sent is not None:
+                rec.ping_rtt_ns.append(now - sent)
+        elif isinstance(msg, dict) and msg.get("type") == "client_tool_result":
+            sent = self.tools_pending.pop(str(msg.get("tool_call_id")), None)
+            if sent is not None:
+                rec.tool_rtt_ns.append(now - sent)
+                if msg.get("is_error"):
+                    rec.tool_errors.append(str(msg.get("result", ""))[:120])
+        else:
+            rec.other_messages += 1
 
 
 def tool_call(n: int) -> tuple[str, dict[str, Any]]:
@@ -249,7 +276,7 @@ def tool_call(n: int) -> tuple[str, dict[str, Any]]:
     return cycle[(n - 1) % len(cycle)]
 
 
-def _agent_response(event_id: int) -> str:
+def _agent_response(event_id: int) -> bytes:
     return orjson.dumps(
         {
             "type": "agent_response",
@@ -258,10 +285,10 @@ def _agent_response(event_id: int) -> str:
                 "event_id": event_id,
             },
         }
-    ).decode()
+    )
 
 
-def _metadata(index: int) -> str:
+def _metadata(index: int) -> bytes:
     return orjson.dumps(
         {
             "type": "conversation_initiation_metadata",
@@ -271,12 +298,59 @@ def _metadata(index: int) -> str:
                 "user_input_audio_format": "ulaw_8000",
             },
         }
-    ).decode()
+    )
 
 
 def call_index(call_sid: str) -> int:
     """Bench call SIDs end with the call index in hex (see ``bench_twilio.call_sid``)."""
     return int(call_sid[-8:], 16)
+
+
+class _Link:
+    """One accepted socket: waits for the initiation, then carries its conversation."""
+
+    __slots__ = ("conv", "peer", "timer", "ws")
+
+    def __init__(self, peer: AgentPeer) -> None:
+        self.peer = peer
+        self.conv: _Conversation | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.ws = bench_ws.WsEndpoint(self.on_message, client=False, max_size=2**20)
+        self.ws.opened.add_done_callback(self._opened)
+        self.ws.closed.add_done_callback(self._closed)
+
+    def _opened(self, opened: asyncio.Future[None]) -> None:
+        if opened.exception() is None:
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(INIT_TIMEOUT_S, self._refuse)
+            self.peer.links.add(self)
+
+    def _refuse(self) -> None:
+        self.peer.refused += 1
+        self.ws.close()
+
+    def on_message(self, opcode: int, message: bytes, now: int) -> None:
+        if self.conv is not None:
+            self.conv.on_message(opcode, message, now)
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+        try:
+            init = orjson.loads(message)
+            call_sid = str(init["dynamic_variables"]["call_sid"])
+            first_message = str(init["conversation_config_override"]["agent"]["first_message"])
+            index = call_index(call_sid)
+        except (KeyError, TypeError, ValueError):  # (orjson.JSONDecodeError is a ValueError)
+            self._refuse()
+            return
+        self.conv = self.peer.begin(self.ws, index, call_sid, first_message, now)
+
+    def _closed(self, _: asyncio.Future[None]) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.peer.links.discard(self)
+        if self.conv is not None:
+            self.peer.end(self.conv, self.ws.close_code)
 
 
 class AgentPeer:
@@ -289,20 +363,16 @@ class AgentPeer:
         self.open_count = 0
         self.done: list[AgentCall] = []
         self.refused = 0
+        self.links: set[_Link] = set()
         self._closed_event = asyncio.Event()
         self.ticker = Ticker(self._tick)
-        self._server: Server | None = None
+        self._server: asyncio.Server | None = None
         self._ticker_task: asyncio.Task[None] | None = None
 
     async def start(self, lifetime_s: float) -> None:
-        self._server = await serve(
-            self._conversation,
-            "127.0.0.1",
-            0,
-            compression=None,
-            ping_interval=None,
-            max_size=2**20,
-            close_timeout=2,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Link(self).ws, "127.0.0.1", 0, backlog=1024
         )
         until = time.monotonic_ns() + int(lifetime_s * 1e9)
         self._ticker_task = asyncio.create_task(self.ticker.run(until))
@@ -310,7 +380,7 @@ class AgentPeer:
     @property
     def port(self) -> int:
         assert self._server is not None
-        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
         return port
 
     async def __call__(self, command: Any) -> Any:
@@ -327,6 +397,8 @@ class AgentPeer:
         if self._ticker_task is not None:
             self._ticker_task.cancel()
             await asyncio.gather(self._ticker_task, return_exceptions=True)
+        for link in list(self.links):
+            link.ws.abort()
         if self._server is not None:
             self._server.close()
             try:
@@ -342,7 +414,7 @@ class AgentPeer:
         left_open = self.slots.members()
         for conv in left_open:
             conv.rec.left_open = True
-        await asyncio.gather(*(c.ws.close() for c in left_open), return_exceptions=True)
+            conv.ws.close()
         await self._until_closed(deadline + 3)
         report = AgentReport(
             calls=self.done,
@@ -367,90 +439,45 @@ class AgentPeer:
             except TimeoutError:
                 return
 
-    async def _tick(self, tick: int, now: int) -> None:
+    def _tick(self, tick: int, now: int) -> None:
         self.ticker.recording = self.open_count > 0
         for conv in self.slots.due(tick):
             if not conv.open:
                 continue
             try:
-                await conv.slot(now)
-            except ConnectionClosed:
-                conv.open = False
+                conv.slot(now)
             except Exception as exc:  # keep the other calls going
                 conv.rec.send_error = f"{type(exc).__name__}: {exc}"[:200]
                 conv.open = False
 
-    async def _conversation(self, ws: ServerConnection) -> None:
-        try:
-            init = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
-            call_sid = str(init["dynamic_variables"]["call_sid"])
-            first_message = str(init["conversation_config_override"]["agent"]["first_message"])
-            index = call_index(call_sid)
-        except (TimeoutError, ConnectionClosed, KeyError, TypeError, ValueError):
-            self.refused += 1  # (orjson.JSONDecodeError is a ValueError)
-            return
+    def begin(
+        self, ws: bench_ws.WsEndpoint, index: int, call_sid: str, first_message: str, now: int
+    ) -> _Conversation:
+        """A conversation whose initiation was read: metadata, greeting, a ticker slot."""
         rec = AgentCall(
             index=index,
             call_sid=call_sid,
             first_message=first_message,
-            connect_ns=time.monotonic_ns(),
+            connect_ns=now,
             caller=Arrivals(index),
         )
         conv = _Conversation(ws, rec, self.expect)
         self._keys += 1
-        key = self._keys
+        conv.key = self._keys
         self.open_count += 1
-        try:
-            await ws.send(_metadata(index))
-            if first_message:
-                await conv.send_chunk()  # the greeting starts at once, before Twilio's start
-            self.slots.add(key, index, conv)  # slots dealt round-robin by call
-            await self._read(conv)
-        except ConnectionClosed:
-            pass
-        finally:
-            conv.open = False
-            self.slots.remove(key, index)
-            rec.close_code = ws.close_code
-            self.open_count -= 1
-            self.done.append(rec)
-            self._closed_event.set()
+        ws.send_text(_metadata(index))
+        if first_message:
+            conv.send_chunk()  # the greeting starts at once, before Twilio's start
+        self.slots.add(conv.key, index, conv)  # slots dealt round-robin by call
+        return conv
 
-    async def _read(self, conv: _Conversation) -> None:
-        rec = conv.rec
-        note = rec.caller.note
-        read_b64 = bench_tag.read_b64
-        prefix = USER_AUDIO_PREFIX
-        skip = len(prefix)
-        frame_len = bench_tag.FRAME_B64 + skip + 2
-        monotonic_ns = time.monotonic_ns
-        async for message in conv.ws:
-            now = monotonic_ns()
-            if type(message) is str and message.startswith(prefix):
-                if len(message) == frame_len:
-                    note(read_b64(message[skip : skip + bench_tag.TAG_B64]), now)
-                else:
-                    for tagged in bench_tag.read_payload(message[skip:-2]):
-                        note(tagged, now)
-                conv.caller_heard = True
-                continue
-            try:
-                msg = orjson.loads(message)
-            except orjson.JSONDecodeError:
-                rec.other_messages += 1
-                continue
-            if isinstance(msg, dict) and msg.get("type") == "pong":
-                sent = conv.pings.pop(msg.get("event_id", -1), None)
-                if sent is not None:
-                    rec.ping_rtt_ns.append(now - sent)
-            elif isinstance(msg, dict) and msg.get("type") == "client_tool_result":
-                sent = conv.tools_pending.pop(str(msg.get("tool_call_id")), None)
-                if sent is not None:
-                    rec.tool_rtt_ns.append(now - sent)
-                    if msg.get("is_error"):
-                        rec.tool_errors.append(str(msg.get("result", ""))[:120])
-            else:
-                rec.other_messages += 1
+    def end(self, conv: _Conversation, close_code: int | None) -> None:
+        conv.open = False
+        self.slots.remove(conv.key, conv.index)
+        conv.rec.close_code = close_code
+        self.open_count -= 1
+        self.done.append(conv.rec)
+        self._closed_event.set()
 
 
 async def _start(lifetime_s: float) -> AgentPeer:

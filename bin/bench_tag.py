@@ -20,6 +20,10 @@ from __future__ import annotations
 import base64
 import binascii
 
+_b2a = binascii.b2a_base64
+_hexlify = binascii.hexlify
+_a2b = binascii.a2b_base64
+
 FRAME_BYTES = 160  # 20 ms of mu-law at 8 kHz
 FRAME_B64 = 216  # len(base64 of one frame)
 MAGIC = bytes((0x7A, 0xF5, 0x7A, 0xF5))
@@ -37,13 +41,18 @@ _TO_HEX = bytes(_hex_table)
 
 BODY = b"\xff" * (FRAME_BYTES - TAG_BYTES)  # mu-law silence after the tag
 BODY_B64 = base64.b64encode(BODY).decode("ascii")
+BODY_B64_BYTES = BODY_B64.encode("ascii")
+_SEQ_MASK = MAX_SEQ - 1
+_NS_MASK = (1 << 64) - 1
 
 
 def tag(call: int, seq: int, sent_ns: int) -> bytes:
     """The 30 tag bytes for frame ``seq`` of call ``call`` sent at ``sent_ns``."""
-    if not (0 <= call < MAX_CALLS and 0 <= seq < MAX_SEQ and 0 <= sent_ns < 1 << 64):
+    if not (0 <= call < MAX_CALLS and 0 <= seq < MAX_SEQ and 0 <= sent_ns <= _NS_MASK):
         raise ValueError("tag: call, seq or time out of range")
-    return MAGIC + f"{call:04x}{seq:06x}{sent_ns:016x}".encode("ascii").translate(_TO_NIBBLE)
+    # 16 + 24 + 64 bits = 13 bytes, as 26 hex digits, each digit made a nibble byte.
+    value = (call << 88) | (seq << 64) | sent_ns
+    return MAGIC + _hexlify(value.to_bytes(13, "big")).translate(_TO_NIBBLE)
 
 
 def frame(call: int, seq: int, sent_ns: int) -> bytes:
@@ -53,19 +62,29 @@ def frame(call: int, seq: int, sent_ns: int) -> bytes:
 
 def frame_b64(call: int, seq: int, sent_ns: int) -> str:
     """Base64 of :func:`frame`, built without encoding the constant part again."""
-    return base64.b64encode(tag(call, seq, sent_ns)).decode("ascii") + BODY_B64
+    return frame_b64_bytes(call, seq, sent_ns).decode("ascii")
+
+
+def frame_b64_bytes(call: int, seq: int, sent_ns: int) -> bytes:
+    """:func:`frame_b64` as ASCII bytes, ready to go into a websocket frame."""
+    return _b2a(tag(call, seq, sent_ns), newline=False) + BODY_B64_BYTES
 
 
 def chunk_b64(call: int, first_seq: int, frames: int, sent_ns: int) -> str:
     """Base64 of ``frames`` consecutive tagged frames (one agent audio chunk)."""
-    raw = b"".join(frame(call, first_seq + k, sent_ns) for k in range(frames))
-    return base64.b64encode(raw).decode("ascii")
+    return chunk_b64_bytes(call, first_seq, frames, sent_ns).decode("ascii")
 
 
-def read_b64(tag_b64: str) -> tuple[int, int, int] | None:
+def chunk_b64_bytes(call: int, first_seq: int, frames: int, sent_ns: int) -> bytes:
+    """:func:`chunk_b64` as ASCII bytes."""
+    raw = b"".join([tag(call, first_seq + k, sent_ns) + BODY for k in range(frames)])
+    return _b2a(raw, newline=False)
+
+
+def read_b64(tag_b64: str | bytes) -> tuple[int, int, int] | None:
     """``(call, seq, sent_ns)`` from the first 40 base64 characters of a frame, or None."""
     try:
-        raw = base64.b64decode(tag_b64[:TAG_B64])
+        raw = _a2b(tag_b64[:TAG_B64], strict_mode=True)
     except (binascii.Error, ValueError):
         return None
     return read(raw)
@@ -75,19 +94,19 @@ def read(raw: bytes) -> tuple[int, int, int] | None:
     """``(call, seq, sent_ns)`` from the first 30 bytes of a frame, or None if untagged."""
     if len(raw) < TAG_BYTES or raw[:4] != MAGIC:
         return None
-    digits = raw[4:TAG_BYTES].translate(_TO_HEX)
     try:
-        return int(digits[:4], 16), int(digits[4:10], 16), int(digits[10:], 16)
+        value = int(raw[4:TAG_BYTES].translate(_TO_HEX), 16)
     except ValueError:
         return None
+    return value >> 88, (value >> 64) & _SEQ_MASK, value & _NS_MASK
 
 
-def read_payload(payload_b64: str) -> list[tuple[int, int, int] | None]:
+def read_payload(payload_b64: str | bytes) -> list[tuple[int, int, int] | None]:
     """Every frame's tag in a base64 payload of any whole number of frames."""
     if len(payload_b64) == FRAME_B64:
         return [read_b64(payload_b64)]
     try:
-        raw = base64.b64decode(payload_b64)
+        raw = _a2b(payload_b64, strict_mode=True)
     except (binascii.Error, ValueError):
         return [None]
     return [read(raw[i : i + FRAME_BYTES]) for i in range(0, max(len(raw), 1), FRAME_BYTES)]

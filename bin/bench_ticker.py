@@ -9,7 +9,9 @@ sent at the same instant. So the ticker runs every ``TICK_NS`` (2 ms) and a call
 ``period`` of P ticks is served on tick ``k`` when ``k % P`` is its *slot*; with the
 slots dealt round-robin, each tick serves 1/P of the calls. Ticks never drift (tick
 ``k`` is due at ``start + k * TICK_NS``); a late tick runs as soon as it can and its
-lateness is kept, so a reader can tell whether the peer itself kept up.
+lateness is kept, so a reader can tell whether the peer itself kept up. A tick's work
+is synchronous (a send is a write on the socket's transport, see ``bench_ws``), so one
+tick never waits on one slow socket.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 TICK_NS = 2_000_000
@@ -50,7 +52,7 @@ class Slots(Generic[T]):
 
 
 class Ticker:
-    def __init__(self, on_tick: Callable[[int, int], Awaitable[None]]) -> None:
+    def __init__(self, on_tick: Callable[[int, int], None]) -> None:
         self._on_tick = on_tick
         self.tick = 0
         self.lateness_ns: array[int] = array("q")
@@ -66,6 +68,6 @@ class Ticker:
                 now = time.monotonic_ns()
             if self.recording:
                 self.lateness_ns.append(max(0, now - due))
-            await self._on_tick(self.tick, now)
+            self._on_tick(self.tick, now)  # sends only queue bytes on sockets: no await
             self.tick += 1
             due += TICK_NS

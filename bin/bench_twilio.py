@@ -10,6 +10,13 @@ play-out end by 20 ms (from now, if the queue had run dry). A received ``mark`` 
 echoed once the audio queued before it has played; ``clear`` empties the queue and
 echoes pending marks at once (reference ``twilio-resend.md`` §1.4). The shared ticker
 sends every call's frame and the echoes that fell due; nothing sleeps per call.
+
+The media socket is a lean RFC 6455 client (``bench_ws``): a frame received is read in
+the socket's ``data_received`` (no task per call; the gateway's one-frame ``media``
+layout is read at known offsets, anything else is parsed), a caller frame is one
+``%``-format of a byte template around the tagged payload, masked with a fresh key,
+and goes out in one write with the mark echoes that fell due on the same tick. The
+webhook is a plain form POST per call (``bench_http``).
 """
 
 from __future__ import annotations
@@ -17,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import random
 import time
 import xml.etree.ElementTree as ET
 from collections import deque
@@ -26,15 +32,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import orjson
-import websockets.frames
 from twilio.request_validator import RequestValidator
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
-from websockets.protocol import State
 
-from bin import bench_tag
+from bin import bench_http, bench_tag, bench_ws
 from bin.bench_arrivals import Arrivals
 from bin.bench_proc import run_child
 from bin.bench_ticker import TICK_NS, Slots, Ticker
@@ -43,8 +44,14 @@ FRAME_NS = 20_000_000
 FRAME_TICKS = FRAME_NS // TICK_NS
 CLOSE_WAIT_S = 5.0
 SETUP_TIMEOUT_S = 20.0
-MEDIA_PREFIX = '{"event":"media"'
-PAYLOAD_KEY = '"payload":"'
+MEDIA_PREFIX = b'{"event":"media"'
+PAYLOAD_KEY = b'"payload":"'
+CONNECTED = b'{"event":"connected","protocol":"Call","version":"1.0.0"}'
+#: A caller frame: sequence number, stream SID, chunk, timestamp (ms), base64 payload.
+MEDIA_TEMPLATE = (
+    b'{"event":"media","sequenceNumber":"%d","streamSid":"%s",'
+    b'"media":{"track":"inbound","chunk":"%d","timestamp":"%d","payload":"%s"}}'
+)
 
 
 @dataclass(frozen=True)
@@ -111,28 +118,33 @@ def stream_sid(nonce: int, index: int) -> str:
 
 
 class _Line:
-    """A connected call's live state (the ticker's and the reader's)."""
+    """A connected call's live state (the ticker's and the socket's)."""
 
     __slots__ = (
         "account_sid",
         "frames_total",
         "marks",
+        "media_head",
+        "media_len",
         "msg_seq",
         "play_end_ns",
         "rec",
         "sending",
         "sent_all",
         "sid",
+        "sid_bytes",
         "ws",
     )
 
-    def __init__(
-        self, ws: ClientConnection, rec: TwilioCall, sid: str, account_sid: str, frames: int
-    ) -> None:
-        self.ws = ws
+    def __init__(self, rec: TwilioCall, sid: str, account_sid: str, frames: int) -> None:
+        self.ws: bench_ws.WsEndpoint | None = None
         self.account_sid = account_sid
         self.rec = rec
         self.sid = sid
+        self.sid_bytes = sid.encode("ascii")
+        # The gateway's one-frame ``media`` message to this stream (``media_message``).
+        self.media_head = b'{"event":"media","streamSid":"%s","media":{"payload":"' % self.sid_bytes
+        self.media_len = len(self.media_head) + bench_tag.FRAME_B64 + len(b'"}}')
         self.frames_total = frames
         self.msg_seq = 1  # ``start`` was 1
         self.play_end_ns = 0
@@ -140,49 +152,98 @@ class _Line:
         self.sending = True
         self.sent_all = asyncio.Event()
 
-    async def send_frame(self) -> None:
+    def send(self, messages: list[bytes]) -> None:
+        """Send these messages in one write (nothing once the socket is closing)."""
+        if messages:
+            assert self.ws is not None
+            self.ws.send_texts(messages)
+
+    def frame_message(self) -> bytes:
+        """The call's next tagged ``media`` message, stamped now."""
         rec = self.rec
         k = rec.frames_sent
         self.msg_seq += 1
-        sent_ns = time.monotonic_ns()
-        payload = bench_tag.frame_b64(rec.index, k, sent_ns)
-        await self.ws.send(
-            f'{{"event":"media","sequenceNumber":"{self.msg_seq}","streamSid":"{self.sid}",'
-            f'"media":{{"track":"inbound","chunk":"{k + 1}","timestamp":"{k * 20}",'
-            f'"payload":"{payload}"}}}}'
-        )
         rec.frames_sent = k + 1
+        payload = bench_tag.frame_b64_bytes(rec.index, k, time.monotonic_ns())
+        return MEDIA_TEMPLATE % (self.msg_seq, self.sid_bytes, k + 1, k * 20, payload)
 
-    async def send_stop(self) -> None:
+    def stop_message(self) -> bytes:
         self.msg_seq += 1
         self.rec.stop_sent_ns = time.monotonic_ns()
-        await self.ws.send(
-            orjson.dumps(
-                {
-                    "event": "stop",
-                    "sequenceNumber": str(self.msg_seq),
-                    "streamSid": self.sid,
-                    "stop": {"accountSid": self.account_sid, "callSid": self.rec.call_sid},
-                }
-            ).decode()
+        return orjson.dumps(
+            {
+                "event": "stop",
+                "sequenceNumber": str(self.msg_seq),
+                "streamSid": self.sid,
+                "stop": {"accountSid": self.account_sid, "callSid": self.rec.call_sid},
+            }
         )
 
-    async def echo_due(self, now: int, *, everything: bool = False) -> None:
-        """Echo, in order, every mark whose audio has played by ``now`` (or all of them)."""
+    def echoes(self, now: int, out: list[bytes], *, everything: bool = False) -> list[bytes]:
+        """Append to ``out``, in order, the echo of every mark whose audio has played by
+        ``now`` (or of all of them); returns ``out``."""
         marks = self.marks
         while marks and (everything or marks[0][0] <= now):
             _, name = marks.popleft()
             self.msg_seq += 1
             self.rec.marks_echoed += 1
-            await self.ws.send(
-                '{"event":"mark","sequenceNumber":"'
-                + str(self.msg_seq)
-                + '","streamSid":"'
-                + self.sid
-                + '","mark":{"name":'
-                + orjson.dumps(name).decode()
-                + "}}"
+            out.append(
+                b'{"event":"mark","sequenceNumber":"%d","streamSid":"%s","mark":{"name":%s}}'
+                % (self.msg_seq, self.sid_bytes, orjson.dumps(name))
             )
+        return out
+
+    def on_message(self, opcode: int, message: bytes, now: int) -> None:
+        """One whole message from the gateway (called from the socket's ``data_received``)."""
+        rec = self.rec
+        if opcode != bench_ws.OP_TEXT:
+            rec.other_messages += 1
+            return
+        if len(message) == self.media_len and message.startswith(self.media_head):
+            # One 20 ms frame in the layout the gateway writes: the tag is at a known place.
+            at = len(self.media_head)
+            rec.media_received += 1
+            if not rec.first_media_ns:
+                rec.first_media_ns = now
+            rec.agent.note(bench_tag.read_b64(message[at : at + bench_tag.TAG_B64]), now)
+            end = self.play_end_ns
+            self.play_end_ns = (end if end > now else now) + FRAME_NS
+            return
+        if message.startswith(MEDIA_PREFIX):
+            at = message.find(PAYLOAD_KEY)
+            end = message.find(b'"', at + len(PAYLOAD_KEY))
+            if at < 0 or end < 0:
+                rec.other_messages += 1
+                return
+            at += len(PAYLOAD_KEY)
+            rec.media_received += 1
+            if not rec.first_media_ns:
+                rec.first_media_ns = now
+            tags = bench_tag.read_payload(message[at:end])
+            for tagged in tags:
+                rec.agent.note(tagged, now)
+            self.play_end_ns = max(self.play_end_ns, now) + FRAME_NS * len(tags)
+            return
+        self._control(message, now)
+
+    def _control(self, message: bytes, now: int) -> None:
+        rec = self.rec
+        try:
+            msg = orjson.loads(message)
+            event = msg["event"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            rec.other_messages += 1
+            return
+        if event == "mark":
+            rec.marks_received += 1
+            self.marks.append((self.play_end_ns, str(msg["mark"]["name"])))
+            self.send(self.echoes(now, []))
+        elif event == "clear":
+            rec.clears_ns.append(now)
+            self.play_end_ns = now
+            self.send(self.echoes(now, [], everything=True))
+        else:
+            rec.other_messages += 1
 
 
 class TwilioPeer:
@@ -192,9 +253,6 @@ class TwilioPeer:
         self.config = config
         self.validator = RequestValidator(config.auth_token)
         self.voice_url = config.base_url.rstrip("/") + "/twilio/voice"
-        self.http = httpx.AsyncClient(
-            timeout=SETUP_TIMEOUT_S, limits=httpx.Limits(max_connections=64)
-        )
         self.active: Slots[_Line] = Slots(FRAME_TICKS)
         self.ticker = Ticker(self._tick)
 
@@ -204,7 +262,7 @@ class TwilioPeer:
         raise ValueError(f"unknown command {command!r}")
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        pass
 
     async def _run(self, run: Run) -> TwilioReport:
         self.active = Slots(FRAME_TICKS)
@@ -232,24 +290,24 @@ class TwilioPeer:
             await asyncio.gather(ticker, *tasks, return_exceptions=True)
         return TwilioReport(records, list(self.ticker.lateness_ns))
 
-    async def _tick(self, tick: int, now: int) -> None:
+    def _tick(self, tick: int, now: int) -> None:
         self.ticker.recording = len(self.active) > 0
         for line in self.active.due(tick):
-            if line.ws.state is not State.OPEN:
-                self._gone(line)  # closing: a send would wait for the close handshake
+            assert line.ws is not None
+            if not line.ws.open:
+                self._gone(line)  # closing: nothing more may be sent
                 continue
-            try:
-                if line.sending:
-                    if line.rec.frames_sent < line.frames_total:
-                        await line.send_frame()
-                    else:
-                        line.sending = False
-                        await line.send_stop()
-                        line.sent_all.set()
-                if line.marks:
-                    await line.echo_due(now)
-            except ConnectionClosed:
-                self._gone(line)
+            out: list[bytes] = []
+            if line.sending:
+                if line.rec.frames_sent < line.frames_total:
+                    out.append(line.frame_message())
+                else:
+                    line.sending = False
+                    out.append(line.stop_message())
+                    line.sent_all.set()
+            if line.marks:
+                line.echoes(now, out)
+            line.send(out)  # the frame and the echoes that fell due: one write
 
     def _gone(self, line: _Line) -> None:
         self.active.remove(line.rec.index, line.rec.index)
@@ -259,44 +317,45 @@ class TwilioPeer:
         line.sent_all.set()
 
     async def _call(self, rec: TwilioCall, sid: str, frames: int, seconds: float) -> None:
+        line = _Line(rec, sid, self.config.account_sid, frames)
         try:
             async with asyncio.timeout(SETUP_TIMEOUT_S):
                 url, parameters = await self._twiml(rec)
                 signature = self.validator.compute_signature(url, {})
-                ws = await connect(
+                ws = await bench_ws.connect(
                     self._routed(rec, url),
-                    additional_headers={"X-Twilio-Signature": signature},
-                    compression=None,
-                    ping_interval=None,
+                    line.on_message,
+                    headers={"X-Twilio-Signature": signature},
                     max_size=2**20,
-                    open_timeout=None,
-                    close_timeout=2,
+                    close_timeout_s=2,
                 )
         except Exception as exc:
             rec.error = f"set-up: {type(exc).__name__}: {exc}"[:300]
             return
-        line = _Line(ws, rec, sid, self.config.account_sid, frames)
-        reader = asyncio.create_task(self._read(line))
+        line.ws = ws
         try:
-            await ws.send('{"event":"connected","protocol":"Call","version":"1.0.0"}')
+            if not ws.send_text(CONNECTED):
+                raise ConnectionError
             start = _start_message(self.config.account_sid, rec.call_sid, sid, parameters)
             rec.start_sent_ns = time.monotonic_ns()
-            await ws.send(start)
+            if not ws.send_text(start):
+                raise ConnectionError
             self.active.add(rec.index, rec.index, line)  # slots dealt round-robin
+            ws.closed.add_done_callback(lambda _: self._gone(line))
             await asyncio.wait_for(line.sent_all.wait(), seconds + SETUP_TIMEOUT_S)
             # After ``stop`` the gateway ends the call and closes the socket.
-            await asyncio.wait_for(asyncio.shield(reader), CLOSE_WAIT_S)
+            await asyncio.wait_for(asyncio.shield(ws.closed), CLOSE_WAIT_S)
             rec.closed_by_gateway = True
-        except ConnectionClosed:
+        except ConnectionError:
             rec.error = rec.error or "media socket closed during start"
         except TimeoutError:
             rec.error = rec.error or "the gateway did not close the media socket after stop"
         finally:
             self.active.remove(rec.index, rec.index)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 3)
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
+            ws.close()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(ws.closed), 3)
+            ws.abort()
             rec.close_code = ws.close_code
 
     async def _twiml(self, rec: TwilioCall) -> tuple[str, dict[str, str]]:
@@ -309,13 +368,13 @@ class TwilioPeer:
             "CallStatus": "ringing",
         }
         signature = self.validator.compute_signature(self.voice_url, form)
-        response = await self.http.post(
-            self._routed(rec, self.voice_url), data=form, headers={"X-Twilio-Signature": signature}
+        status, body = await bench_http.post_form(
+            self._routed(rec, self.voice_url), form, {"X-Twilio-Signature": signature}
         )
-        if response.status_code != 200:
-            raise RuntimeError(f"POST /twilio/voice answered {response.status_code}")
+        if status != 200:
+            raise RuntimeError(f"POST /twilio/voice answered {status}")
         # The TwiML comes from the gateway under test, on loopback.
-        stream = ET.fromstring(response.text).find("Connect/Stream")  # noqa: S314
+        stream = ET.fromstring(body).find("Connect/Stream")  # noqa: S314
         if stream is None or not stream.get("url"):
             raise RuntimeError("TwiML has no <Connect><Stream url>")
         parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
@@ -330,63 +389,8 @@ class TwilioPeer:
         target = urlsplit(targets[rec.index % len(targets)])
         return urlunsplit(parts._replace(netloc=target.netloc))
 
-    async def _read(self, line: _Line) -> None:
-        rec = line.rec
-        note = rec.agent.note
-        read_b64 = bench_tag.read_b64
-        monotonic_ns = time.monotonic_ns
-        key_len = len(PAYLOAD_KEY)
-        try:
-            async for message in line.ws:
-                now = monotonic_ns()
-                if type(message) is not str:
-                    rec.other_messages += 1
-                    continue
-                if message.startswith(MEDIA_PREFIX):
-                    at = message.find(PAYLOAD_KEY)
-                    end = message.find('"', at + key_len)
-                    if at < 0 or end < 0:
-                        rec.other_messages += 1
-                        continue
-                    at += key_len
-                    rec.media_received += 1
-                    if not rec.first_media_ns:
-                        rec.first_media_ns = now
-                    if end - at == bench_tag.FRAME_B64:
-                        note(read_b64(message[at : at + bench_tag.TAG_B64]), now)
-                        played = FRAME_NS
-                    else:
-                        tags = bench_tag.read_payload(message[at:end])
-                        for tagged in tags:
-                            note(tagged, now)
-                        played = FRAME_NS * len(tags)
-                    line.play_end_ns = max(line.play_end_ns, now) + played
-                    continue
-                await self._control(line, message, now)
-        except ConnectionClosed:
-            pass
 
-    async def _control(self, line: _Line, message: str, now: int) -> None:
-        rec = line.rec
-        try:
-            msg = orjson.loads(message)
-            event = msg["event"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            rec.other_messages += 1
-            return
-        if event == "mark":
-            rec.marks_received += 1
-            line.marks.append((line.play_end_ns, str(msg["mark"]["name"])))
-            await line.echo_due(now)
-        elif event == "clear":
-            rec.clears_ns.append(now)
-            line.play_end_ns = now
-            await line.echo_due(now, everything=True)
-        else:
-            rec.other_messages += 1
-
-
-def _start_message(account_sid: str, call: str, sid: str, parameters: dict[str, str]) -> str:
+def _start_message(account_sid: str, call: str, sid: str, parameters: dict[str, str]) -> bytes:
     return orjson.dumps(
         {
             "event": "start",
@@ -401,26 +405,13 @@ def _start_message(account_sid: str, call: str, sid: str, parameters: dict[str, 
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             },
         }
-    ).decode()
+    )
 
 
 async def _start(config: TwilioConfig) -> TwilioPeer:
     return TwilioPeer(config)
 
 
-class _FastMasks:
-    """Masking keys from a plain PRNG instead of ``os.urandom`` (a system call each).
-
-    Client frames must be masked, but the key only guards caches of intermediaries
-    against poisoning (RFC 6455 §10.3); on loopback, in the load generator, a cheap
-    key keeps the peer lean. Nothing else in this process uses ``websockets.frames``'
-    ``secrets``.
-    """
-
-    token_bytes = staticmethod(random.Random().randbytes)
-
-
 def main(conn: Connection, config: TwilioConfig, lifetime_s: float) -> None:
     """Process entry point (see ``bench_proc.Peer``)."""
-    websockets.frames.secrets = _FastMasks  # type: ignore[attr-defined,assignment]
     run_child(conn, functools.partial(_start, config), lifetime_s)

@@ -38,8 +38,12 @@ async def parley(cwd: Path, /, *args: str, **env: str) -> tuple[int, str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     clean.update({f"PARLEY_{k}": v for k, v in env.items()})
     proc = await asyncio.create_subprocess_exec(
-        PARLEY, *args, cwd=cwd, env=clean,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        PARLEY,
+        *args,
+        cwd=cwd,
+        env=clean,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
@@ -86,7 +90,12 @@ async def test_dry_run_prints_tools_whose_schemas_validate_against_the_models(
     tmp_path: Path, mode: str
 ) -> None:
     code, out, err = await parley(
-        tmp_path, "agent", "sync", "--dry-run", "--tool-mode", mode,
+        tmp_path,
+        "agent",
+        "sync",
+        "--dry-run",
+        "--tool-mode",
+        mode,
         PUBLIC_URL="https://gw.example",
     )
     assert code == 0, err
@@ -136,7 +145,8 @@ async def test_webhook_tools_reach_the_gateway_with_the_stored_secret(tmp_path: 
     model = sample_registry().get("sample_tool").params
     params = valid_example(model)
     script = Script(
-        "en", "Hi.",
+        "en",
+        "Hi.",
         (CallTool("sample_tool", params, on_success="Saved."), EndCall(via="system")),
     )
     async with HttpSink(lambda _: Reply(200, {"result": "saved"})) as gateway:
@@ -146,7 +156,9 @@ async def test_webhook_tools_reach_the_gateway_with_the_stored_secret(tmp_path: 
 
             def definition(secret_id: str | None) -> Any:
                 return build_agent_definition(
-                    sample_registry(), tool_mode="webhook", public_url=gateway.url,
+                    sample_registry(),
+                    tool_mode="webhook",
+                    public_url=gateway.url,
                     tool_secret={"secret_id": secret_id},
                 )
 
@@ -155,10 +167,12 @@ async def test_webhook_tools_reach_the_gateway_with_the_stored_secret(tmp_path: 
                 sdk, definition, agent_id=first.agent_id, tool_secret=secret_value
             )
             async with peer(standin, url=await _signed_url(sdk, first.agent_id)) as client:
-                await client.init(dynamic_variables={
-                    **dict.fromkeys(PROMPT_VARIABLES, "x"),
-                    "call_sid": "CA55",
-                })
+                await client.init(
+                    dynamic_variables={
+                        **dict.fromkeys(PROMPT_VARIABLES, "x"),
+                        "call_sid": "CA55",
+                    }
+                )
                 await client.closed()
             record = await standin.wait_for_conversation()
     assert (first.action, again.action) == ("created", "updated")
@@ -201,13 +215,20 @@ async def test_settings_and_service_errors_are_explained(
     assert code == 2 and "PARLEY_TOOL_SECRET" in err
     async with ElevenLabsStandIn(AgentOptions(api_key=KEY)) as standin:
         code, _, err = await parley_here(
-            *here, "agent", "sync", ELEVENLABS_API_KEY=KEY,
-            ELEVENLABS_API_URL=standin.base_url, ELEVENLABS_AGENT_ID="agent_gone",
+            *here,
+            "agent",
+            "sync",
+            ELEVENLABS_API_KEY=KEY,
+            ELEVENLABS_API_URL=standin.base_url,
+            ELEVENLABS_AGENT_ID="agent_gone",
         )
         assert code == 1
         assert "404" in err and "PARLEY_ELEVENLABS_AGENT_ID=agent_gone" in err
         code, _, err = await parley_here(
-            *here, "agent", "sync", ELEVENLABS_API_KEY="wrong",
+            *here,
+            "agent",
+            "sync",
+            ELEVENLABS_API_KEY="wrong",
             ELEVENLABS_API_URL=standin.base_url,
         )
         assert code == 1 and "401" in err and "PARLEY_ELEVENLABS_API_KEY" in err

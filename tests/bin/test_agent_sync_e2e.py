@@ -59,14 +59,18 @@ async def test_a_synced_agent_takes_a_promise_end_to_end(tmp_path: Path, mode: s
 
         def definition(secret_id: str | None) -> AgentDefinition:
             return build_agent_definition(
-                default_registry(), tool_mode="webhook" if mode == "webhook" else "client",
-                public_url=public_url, tool_secret={"secret_id": secret_id} if secret_id else None,
+                default_registry(),
+                tool_mode="webhook" if mode == "webhook" else "client",
+                public_url=public_url,
+                tool_secret={"secret_id": secret_id} if secret_id else None,
                 language="en",
             )
 
         sdk = AsyncElevenLabs(api_key=ELEVENLABS_KEY, base_url=standin.base_url)
         synced = await sync_agent(
-            sdk, definition, agent_id="agent-test",
+            sdk,
+            definition,
+            agent_id="agent-test",
             tool_secret=TOOL_SECRET if mode == "webhook" else None,
         )
         assert synced.action == "updated"

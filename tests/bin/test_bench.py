@@ -14,12 +14,13 @@ from typing import Any
 import psutil
 import pytest
 
-from bin import bench_report, bench_tag
+from bin import bench_agent, bench_report, bench_tag, bench_twilio, bench_ws
 from bin.bench_agent import AgentCall, AgentReport, Response
 from bin.bench_arrivals import Arrivals
 from bin.bench_merge import merge
 from bin.bench_twilio import TwilioCall, TwilioReport
 from bin.cli import main
+from gateway import agent_events, twilio_events
 
 DISTRIBUTION = {"p50", "p99", "max", "n"}
 
@@ -163,3 +164,64 @@ def test_frames_of_an_interrupted_response_are_not_faults() -> None:
     assert figures["caller_to_agent"]["dropped"] == 0
     assert figures["interruption_to_clear_ms"]["n"] == 1
     assert figures["interruption_to_clear_ms"]["p50"] == pytest.approx(5.0)
+
+
+# ------------------------------------------------------------------ the peers' fast reads
+def _media(call: int, seqs: list[int]) -> list[bytes]:
+    """What the gateway sends Twilio for these frames (its own builder)."""
+    return [
+        twilio_events.media_message("MZ" + "0" * 32, bench_tag.frame_b64(call, seq, 1)).encode()
+        for seq in seqs
+    ]
+
+
+def test_the_twilio_peer_reads_the_gateways_media_and_finds_every_fault() -> None:
+    rec = TwilioCall(4, "CA" + "0" * 32, Arrivals(4, warmup_frames=0))
+    line = bench_twilio._Line(rec, "MZ" + "0" * 32, "AC" + "0" * 32, frames=10)
+    messages = _media(4, [0, 1, 3, 2, 3, 6]) + _media(5, [4])  # reordered, duplicate, foreign
+    messages.append(twilio_events.media_message("MZ", bench_tag.BODY_B64).encode())  # untagged
+    two = bench_tag.chunk_b64(4, 7, 2, 1)  # two frames in one message: the slow path
+    messages.append(twilio_events.media_message("MZ", two).encode())
+    for message in messages:
+        line.on_message(bench_ws.OP_TEXT, message, 1_000_001)
+    line.on_message(bench_ws.OP_BINARY, b"\x00", 1_000_001)
+    arrivals = rec.agent
+    assert (arrivals.received, arrivals.reordered, arrivals.duplicates) == (7, 1, 1)
+    assert (arrivals.foreign, arrivals.untagged) == (1, 1)
+    assert arrivals.missing(10) == [4, 5, 9]
+    assert list(arrivals.latency_ns) == [1_000_000] * 7
+    assert rec.media_received == 9 and rec.other_messages == 1
+    assert line.play_end_ns == 1_000_001 + 10 * bench_twilio.FRAME_NS  # 10 frames queued
+
+
+async def test_the_agent_peer_reads_the_gateways_caller_audio_and_finds_every_fault() -> None:
+    ws = bench_ws.WsEndpoint(lambda *_: None, client=False)
+    rec = AgentCall(2, "CA" + "0" * 24 + "00000002", "", 0, Arrivals(2, warmup_frames=0))
+    conv = bench_agent._Conversation(ws, rec, bench_agent.Expect(seconds=3))
+    frames = [bench_tag.frame_b64(2, seq, 5) for seq in (0, 2, 1, 1)]
+    frames.append(bench_tag.frame_b64(3, 3, 5))  # another call's frame: misrouted
+    frames.append(bench_tag.chunk_b64(2, 3, 3, 5))  # three frames at once
+    for audio in frames:
+        conv.on_message(bench_ws.OP_TEXT, agent_events.user_audio_message(audio).encode(), 9)
+    conv.on_message(bench_ws.OP_TEXT, b'{"type":"pong","event_id":77}', 9)  # no such ping
+    conv.on_message(bench_ws.OP_TEXT, b"not json", 9)
+    arrivals = rec.caller
+    assert (arrivals.received, arrivals.reordered, arrivals.duplicates) == (6, 1, 1)
+    assert arrivals.foreign == 1
+    assert arrivals.missing(7) == [6]
+    assert conv.caller_heard
+    assert rec.other_messages == 1 and rec.ping_rtt_ns == []
+
+
+def test_the_peers_messages_are_what_the_gateway_parses() -> None:
+    media = bench_twilio.MEDIA_TEMPLATE % (7, b"MZ1", 3, 40, bench_tag.frame_b64_bytes(1, 2, 3))
+    event = twilio_events.parse(media)
+    assert isinstance(event, twilio_events.Media)
+    assert (event.stream_sid, event.timestamp_ms) == ("MZ1", 40)
+    assert bench_tag.read_payload(event.payload) == [(1, 2, 3)]
+    chunk = bench_tag.chunk_b64_bytes(1, 0, 5, 3)
+    audio = agent_events.parse(bench_agent.AUDIO_TEMPLATE % (chunk, 4))
+    assert isinstance(audio, agent_events.Audio) and audio.event_id == 4
+    assert bench_tag.read_payload(audio.audio_b64) == [(1, k, 3) for k in range(5)]
+    ping = agent_events.parse(bench_agent.PING_TEMPLATE % 9)
+    assert isinstance(ping, agent_events.Ping) and ping.event_id == 9
