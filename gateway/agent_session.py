@@ -118,7 +118,8 @@ class AgentSession:
         ):
             return False
         if self._own_frames:
-            ws.send_data()
+            if ws.protocol.writes:  # a pong or a close the protocol queued goes first
+                ws.send_data()
             ws.transport.write(client_text_frame(text.encode(), self._mask_keys))
         else:
             ws.protocol.send_text(text.encode())

@@ -16,6 +16,7 @@ Only for connections that negotiated no extension (no compression): the caller c
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 
@@ -27,6 +28,7 @@ except ImportError:  # pragma: no cover - a build of websockets without it
 _FIN_TEXT = 0x81  # FIN bit + opcode 1 (text)
 _MASKED = 0x80
 _KEYS_PER_REFILL = 1024
+_CACHED_UP_TO = 4096  # headers cached for payloads shorter than this (at most 4096 of them)
 
 
 class MaskKeys:
@@ -47,6 +49,13 @@ class MaskKeys:
         return self._block[pos : pos + 4]
 
 
+@functools.cache
+def _masked_header(length: int) -> bytes:
+    """The header of a masked text frame of ``length`` (a caller frame's is always
+    the same one; cached for the sizes the gateway sends, which are few)."""
+    return _header(length, _MASKED)
+
+
 def _header(length: int, masked: int) -> bytes:
     if length < 126:
         return bytes((_FIN_TEXT, masked | length))
@@ -58,7 +67,9 @@ def _header(length: int, masked: int) -> bytes:
 def client_text_frame(payload: bytes, keys: MaskKeys) -> bytes:
     """One complete, masked, unfragmented text frame carrying ``payload`` (UTF-8)."""
     mask = keys.next()
-    return _header(len(payload), _MASKED) + mask + apply_mask(payload, mask)
+    length = len(payload)
+    header = _masked_header(length) if length < _CACHED_UP_TO else _header(length, _MASKED)
+    return b"".join((header, mask, apply_mask(payload, mask)))
 
 
 def server_text_frame(payload: bytes) -> bytes:
