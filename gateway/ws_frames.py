@@ -77,4 +77,106 @@ def server_text_frame(payload: bytes) -> bytes:
     return _header(len(payload), 0) + payload
 
 
-__all__ = ["MaskKeys", "apply_mask", "client_text_frame", "server_text_frame"]
+__all__ = ["FrameSplitter", "MaskKeys", "apply_mask", "client_text_frame", "server_text_frame"]
+
+
+_FIN = 0x80
+
+
+class FrameSplitter:
+    """Cuts complete frames out of a byte stream, for a fast path beside the library.
+
+    :meth:`split` returns ``(payload, frame)`` for each complete frame: the payload
+    (unmasked) of a complete, unfragmented text frame with no reserved bit, within
+    the size limit and masked as this side expects (``masked``: from a client, True;
+    from a server, False), else None, and the frame's bytes as they came (for the
+    library, which so always gets whole frames and stays at a frame boundary). A
+    partial frame waits for the next call, unless it is long (over ``hold_up_to``:
+    an agent's frame may carry megabytes, and holding it would copy it over and over):
+    then what is here goes to the library at once, and the rest of that frame as it
+    comes. A frame over the size limit goes to the library as soon as its header is
+    here (it refuses it), and so does everything after it.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_fragmented",
+        "_hold_up_to",
+        "_masked",
+        "_max_size",
+        "_owed",
+        "_passthrough",
+    )
+
+    def __init__(self, max_size: int, *, masked: bool, hold_up_to: int = 64 * 1024) -> None:
+        self._buffer = b""
+        self._max_size = max_size
+        self._hold_up_to = hold_up_to
+        self._owed = 0  # bytes of a long frame still to pass to the library as they come
+        self._masked = _MASKED if masked else 0
+        self._fragmented = False  # inside a fragmented message: the library has it all
+        self._passthrough = False
+
+    def rest(self, data: bytes) -> bytes:
+        """What is buffered plus ``data``: the library takes the stream from here."""
+        buffered, self._buffer = self._buffer, b""
+        return buffered + data if buffered else data
+
+    def split(self, data: bytes) -> list[tuple[bytes | None, bytes]]:
+        if self._passthrough:
+            return [(None, self.rest(data))]
+        out: list[tuple[bytes | None, bytes]] = []
+        owed = self._owed
+        if owed:
+            if owed >= len(data):
+                self._owed = owed - len(data)
+                return [(None, data)]
+            self._owed = 0
+            out.append((None, data[:owed]))
+            data = data[owed:]
+        buf = self._buffer + data if self._buffer else data
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            head1, head2 = buf[pos], buf[pos + 1]
+            length = head2 & 0x7F
+            start = pos + 2
+            if length == 126:
+                start += 2
+                if start > size:
+                    break
+                length = int.from_bytes(buf[pos + 2 : start], "big")
+            elif length == 127:
+                start += 8
+                if start > size:
+                    break
+                length = int.from_bytes(buf[pos + 2 : start], "big")
+            masked = head2 & _MASKED
+            if masked:
+                start += 4
+            if length > self._max_size:
+                self._passthrough = True  # the library refuses it; it has the rest too
+                out.append((None, buf[pos:]))
+                pos = size
+                break
+            end = start + length
+            if end > size:
+                if length > self._hold_up_to:
+                    if head1 & 0x0F < 8:
+                        self._fragmented = not head1 & _FIN
+                    self._owed = end - size
+                    out.append((None, buf[pos:]))
+                    pos = size
+                break
+            frame = buf[pos:end]
+            if head1 == _FIN_TEXT and masked == self._masked and not self._fragmented:
+                payload = buf[start:end]
+                if masked:
+                    payload = apply_mask(payload, buf[start - 4 : start])
+                out.append((payload, frame))
+            else:
+                if head1 & 0x0F < 8:  # a data frame: track fragmentation
+                    self._fragmented = not head1 & _FIN
+                out.append((None, frame))
+            pos = end
+        self._buffer = buf[pos:] if pos < size else b""
+        return out
