@@ -56,6 +56,11 @@ def _masked_header(length: int) -> bytes:
     return _header(length, _MASKED)
 
 
+@functools.cache
+def _server_header(length: int) -> bytes:
+    return _header(length, 0)
+
+
 def _header(length: int, masked: int) -> bytes:
     if length < 126:
         return bytes((_FIN_TEXT, masked | length))
@@ -74,10 +79,29 @@ def client_text_frame(payload: bytes, keys: MaskKeys) -> bytes:
 
 def server_text_frame(payload: bytes) -> bytes:
     """One complete, unmasked, unfragmented text frame carrying ``payload`` (UTF-8)."""
-    return _header(len(payload), 0) + payload
+    length = len(payload)
+    return (_server_header(length) if length < _CACHED_UP_TO else _header(length, 0)) + payload
 
 
-__all__ = ["FrameSplitter", "MaskKeys", "apply_mask", "client_text_frame", "server_text_frame"]
+def server_text_frames(texts: list[str]) -> bytes:
+    """:func:`server_text_frame` of each of ``texts``, as one buffer (one copy)."""
+    parts: list[bytes] = []
+    for text in texts:
+        payload = text.encode()
+        length = len(payload)
+        parts.append(_server_header(length) if length < _CACHED_UP_TO else _header(length, 0))
+        parts.append(payload)
+    return b"".join(parts)
+
+
+__all__ = [
+    "FrameSplitter",
+    "MaskKeys",
+    "apply_mask",
+    "client_text_frame",
+    "server_text_frame",
+    "server_text_frames",
+]
 
 
 _FIN = 0x80

@@ -44,7 +44,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from gateway.ws_frames import FrameSplitter, server_text_frame
+from gateway.ws_frames import FrameSplitter, server_text_frames
 
 WRITE_TEXT = "parley.websocket.write_text"
 READ_TEXT = "parley.websocket.read_text"
@@ -143,10 +143,7 @@ class MediaWebSocketProtocol(WebSocketsSansIOProtocol):
             return True
         if conn.writes:  # keep order with anything the protocol has queued (a pong)
             self.transport.write(b"".join(conn.data_to_send()))
-        if len(texts) == 1:
-            self.transport.write(server_text_frame(texts[0].encode()))
-        else:
-            self.transport.write(b"".join([server_text_frame(t.encode()) for t in texts]))
+        self.transport.write(server_text_frames(texts))
         return True
 
 
