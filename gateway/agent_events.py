@@ -233,7 +233,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], AgentEvent]] = {
 }
 
 
-def parse(text: str | bytes) -> AgentEvent:
+def parse(text: str | bytes | bytearray | memoryview) -> AgentEvent:
     """Parse one server frame.
 
     Returns:

@@ -8,6 +8,10 @@ Twilio is still setting up the media stream. Until a call's runner attaches
 other event in order, so the agent's first words wait for the caller instead of being
 lost. Once attached, events go to the runner as they arrive.
 
+Once attached, complete text messages are read straight from the socket
+(:class:`~gateway.ws_client.AgentConnection`) and handed to the runner's synchronous
+:meth:`AgentSink.agent_event_now`, in order, with no task switch per message.
+
 Agent frames can exceed 1 MiB (reference ``elevenlabs-convai.md`` §5.3), hence the
 16 MiB ``max_size``.
 """
@@ -23,9 +27,11 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
+from websockets.typing import BytesLike
 
 from gateway import agent_events as ae
 from gateway.protocol_error import ProtocolError
+from gateway.ws_client import AgentConnection
 from gateway.ws_frames import MaskKeys, client_text_frame
 
 log = structlog.get_logger(__name__)
@@ -42,6 +48,7 @@ class AgentSink(Protocol):
     """The runner side of an attached session."""
 
     async def agent_event(self, event: ae.AgentEvent) -> None: ...
+    def agent_event_now(self, event: ae.AgentEvent) -> None: ...
     async def agent_closed(self, code: int | None) -> None: ...
 
 
@@ -111,7 +118,8 @@ class AgentSession:
         ):
             return False
         if self._own_frames:
-            ws.send_data()
+            if ws.protocol.writes:  # a pong or a close the protocol queued goes first
+                ws.send_data()
             ws.transport.write(client_text_frame(text.encode(), self._mask_keys))
         else:
             ws.protocol.send_text(text.encode())
@@ -140,6 +148,7 @@ class AgentSession:
 
     async def _read(self) -> None:
         ws = self.ws
+        offers = ws if isinstance(ws, AgentConnection) else None
         try:
             async for raw in ws:
                 try:
@@ -154,6 +163,9 @@ class AgentSession:
                     await ws.send(ae.pong_message(event.event_id))
                 else:
                     self._buffer.append(event)
+                if offers is not None and self._sink is not None:
+                    # Between two messages, from the reading task: see gateway/ws_client.py.
+                    offers.offer_texts(self._text_now)
         except ConnectionClosed:
             pass
         finally:
@@ -161,6 +173,23 @@ class AgentSession:
             sink = self._sink
             if sink is not None:
                 await sink.agent_closed(ws.close_code)
+
+    def _text_now(self, data: BytesLike) -> bool:
+        """One message straight from the socket (attached only); False: the reader's."""
+        sink = self._sink
+        if sink is None:
+            return False
+        try:
+            event = ae.parse(data)
+        except ProtocolError:
+            try:
+                bytes(data).decode()
+            except UnicodeDecodeError:
+                return False  # the library closes with 1007, as it always did
+            self.protocol_errors += 1
+            return True
+        sink.agent_event_now(event)
+        return True
 
 
 class AgentConnector:
@@ -197,7 +226,11 @@ class AgentConnector:
             async with asyncio.timeout(self.connect_timeout_s):
                 url = await self._url()
                 ws = await connect(
-                    url, max_size=AGENT_MAX_FRAME, compression=None, open_timeout=None
+                    url,
+                    max_size=AGENT_MAX_FRAME,
+                    compression=None,
+                    open_timeout=None,
+                    create_connection=AgentConnection,
                 )
                 await ws.send(initiation)
                 metadata = await self._handshake(ws)

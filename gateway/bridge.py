@@ -32,7 +32,6 @@ Rules that live here and nowhere else:
 
 from __future__ import annotations
 
-import binascii
 from collections import deque
 
 from gateway import agent_events as ae
@@ -188,35 +187,47 @@ class CallBridge:
             self._finish(reason, self.outcome or reason, now)
 
     def _caller_audio(self, event: te.Media, now: float) -> None:
+        if not te.is_base64_text(event.payload):  # built by hand, not by the parser
+            if self.phase is not Phase.AWAITING_START and self.phase is not Phase.ENDED:
+                self.protocol_errors += event.stream_sid == self.stream_sid
+            return
+        self.caller_media(event.stream_sid, event.payload, event.timestamp_ms, now)
+
+    def caller_media(self, stream_sid: str, payload: str, timestamp_ms: int, now: float) -> None:
+        """One caller frame: what :meth:`twilio_event` does with a :class:`~te.Media`,
+        for the I/O layer that took the fields straight from the frame (no event built).
+
+        ``payload`` must be base64 text as the parser checks it (it is spliced into the
+        agent's JSON as is); the recording decodes it later, off the media path.
+        """
         if self.phase is Phase.AWAITING_START or self.phase is Phase.ENDED:
             return
-        if event.stream_sid != self.stream_sid:
+        if stream_sid != self.stream_sid:
             self.protocol_errors += 1
             return
         self.frames_in += 1
-        self._caller_ms = event.timestamp_ms
+        self._caller_ms = timestamp_ms
         self._caller_ms_at = now
         if self.recording is not None:
-            try:
-                # a2b_base64 is what b64decode calls, minus its Python wrapper.
-                self.recording.add_caller(binascii.a2b_base64(event.payload), event.timestamp_ms)
-            except binascii.Error:
-                self.protocol_errors += 1
-                return
+            self.recording.add_caller_b64(payload, timestamp_ms)
         to_agent = self._to_agent
         if to_agent is not None:
-            try:
-                converted = to_agent.convert(event.payload)
-            except ValueError:  # binascii.Error: not base64 (transcoding decodes it)
-                self.protocol_errors += 1
-                return
-            if converted:  # a resampler still filling up yields nothing to send
-                self._agent_out.append(ae.user_audio_message(converted))
+            if to_agent.passthrough:
+                self._agent_out.append(ae.user_audio_message(payload))
                 self.frames_to_agent += 1
+            else:
+                try:
+                    converted = to_agent.convert(payload)
+                except ValueError:  # binascii.Error: not base64 (transcoding decodes it)
+                    self.protocol_errors += 1
+                    return
+                if converted:  # a resampler still filling up yields nothing to send
+                    self._agent_out.append(ae.user_audio_message(converted))
+                    self.frames_to_agent += 1
         else:
             if len(self._pending_caller) == self._pending_caller.maxlen:
                 self.caller_frames_dropped += 1
-            self._pending_caller.append(event.payload)
+            self._pending_caller.append(payload)
         if self.playout.queued_frames:
             self._release(now)
 

@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 
 MAX_TWILIO_FRAME = 64 * 1024  # Twilio frames are ~400 bytes; anything huge is not Twilio
 LATENCY_SAMPLE = 32  # observe the added latency of one frame in this many
+AGENT_LATENCY_SAMPLE = 8  # and of one agent chunk in this many (each is ~5 frames)
 
 
 class CallRunner:
@@ -85,6 +86,7 @@ class CallRunner:
             call_sid=record.call_sid, org_id=record.org_id, account_id=record.account_id
         )
         self._sample = 0
+        self._agent_sample = 0
         # Looked up once: a labelled child is a dict lookup and a lock per call.
         latency = services.metrics.added_latency
         self._latency_to_agent = latency.labels("caller_to_agent")
@@ -152,28 +154,38 @@ class CallRunner:
                 self._latency_to_agent.observe(time.perf_counter() - t0)
 
     def _twilio_text_now(self, text: str) -> bool:
-        """Take a caller ``media`` frame straight from the socket, without a task switch.
+        """Take a caller frame straight from the socket, without a task switch.
 
-        The server offers each message here first (``gateway/ws_server.py``). A media
-        frame is parsed, fed to the bridge and drained at once (:meth:`_drain_now`).
-        Anything else, a frame too big or not JSON, and everything once the call has
-        ended, is declined (False) and reaches :meth:`_read_twilio` through
-        ``receive()``, which deals with it exactly as before.
+        The server offers each message here first (``gateway/ws_server.py``). A
+        ``media`` frame in Twilio's own layout is read by :func:`te.media_fields` and
+        goes to the bridge without an event being built; any other frame is parsed in
+        full. ``media``, ``mark`` and ``dtmf`` are fed to the bridge and drained at once
+        (:meth:`_drain_now`; effects go to a flush task). Anything else (``stop``, a
+        frame too big or not JSON) and everything once the call has ended is declined
+        (False) and reaches :meth:`_read_twilio` through ``receive()``, which deals
+        with it exactly as before.
         """
         bridge = self.bridge
         if bridge.ended or len(text) > MAX_TWILIO_FRAME:
             return False
-        try:
-            event = te.parse(text)
-        except ProtocolError:
-            return False
-        if type(event) is not te.Media:
-            return False
+        fields = te.media_fields(text)
+        event: te.TwilioEvent | None = None
+        if fields is None:
+            try:
+                event = te.parse(text)
+            except ProtocolError:
+                return False
+            kind = type(event)
+            if kind is not te.Media and kind is not te.Mark and kind is not te.Dtmf:
+                return False
         self._sample += 1
         sampled = self._sample % LATENCY_SAMPLE == 0
         t0 = time.perf_counter() if sampled else 0.0
         try:
-            bridge.twilio_event(event, self._loop.time())
+            if fields is not None:
+                bridge.caller_media(fields[0], fields[1], fields[2], self._loop.time())
+            elif event is not None:
+                bridge.twilio_event(event, self._loop.time())
             self._drain_now()
         except Exception:
             # Raised into the server's data_received it would drop the connection
@@ -258,13 +270,32 @@ class CallRunner:
         await session.attach(self)
 
     async def agent_event(self, event: ae.AgentEvent) -> None:
-        """Called by the agent session for each event, in order."""
-        sampled = type(event) is ae.Audio
+        """Called by the agent session for each event, in order (buffered ones, and
+        those its reading task takes)."""
+        sampled = type(event) is ae.Audio and self._sample_agent()
         t0 = time.perf_counter() if sampled else 0.0
         self.bridge.agent_event(event, self._loop.time())
         await self._flush()
         if sampled:
             self._latency_to_caller.observe(time.perf_counter() - t0)
+
+    def agent_event_now(self, event: ae.AgentEvent) -> None:
+        """:meth:`agent_event` from the socket's ``data_received``: fed and drained at
+        once (:meth:`_drain_now`), so nothing here may raise into the socket."""
+        sampled = type(event) is ae.Audio and self._sample_agent()
+        t0 = time.perf_counter() if sampled else 0.0
+        try:
+            self.bridge.agent_event(event, self._loop.time())
+            self._drain_now()
+        except Exception:
+            self._log.exception("call.failed_on_agent_event")
+            self.request_hang_up("internal_error")
+        if sampled:
+            self._latency_to_caller.observe(time.perf_counter() - t0)
+
+    def _sample_agent(self) -> bool:
+        self._agent_sample += 1
+        return self._agent_sample % AGENT_LATENCY_SAMPLE == 0
 
     async def agent_closed(self, code: int | None) -> None:
         self._agent = None

@@ -25,8 +25,18 @@ PEER = "twilio"
 # The base64 alphabet with padding only at the end. Checked before the payload is
 # spliced into the agent's JSON as is (pass-through): anything else would break it.
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_MARK_NAME = re.compile(r"[A-Za-z0-9:._-]*")
 # Longer digit strings are not Twilio counters, and int() refuses past 4300 digits.
 _MAX_DIGITS = 18
+# A caller frame exactly as Twilio lays it out (reference §1.2: key order event,
+# sequenceNumber, streamSid, media{track, chunk, timestamp, payload}). Every piece is
+# ASCII from a class that excludes quotes and backslashes, so a match is valid JSON
+# whose fields are what the full parser would return; anything else takes that parser.
+_MEDIA_LAYOUT = re.compile(
+    r'\{"event":"media","sequenceNumber":"[0-9]{1,18}","streamSid":"([A-Za-z0-9]{1,64})",'
+    r'"media":\{"track":"inbound","chunk":"[0-9]{1,18}","timestamp":"([0-9]{1,18})",'
+    r'"payload":"([A-Za-z0-9+/]*={0,2})"\}\}'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +168,28 @@ def _parse_start(msg: dict[str, Any]) -> Start:
     )
 
 
+def is_base64_text(payload: str) -> bool:
+    """Whether ``payload`` is base64 text as :func:`parse` checks a media payload."""
+    return not len(payload) % 4 and _BASE64_TEXT.fullmatch(payload) is not None
+
+
+def media_fields(text: str) -> tuple[str, str, int] | None:
+    """``(stream_sid, payload, timestamp_ms)`` of a caller frame in Twilio's own layout.
+
+    Fifty frames a second per call: a match of that one layout is a third of the cost
+    of :func:`parse`, and builds no event. None means "not that layout", never "bad":
+    the frame then goes through :func:`parse`, which accepts or refuses it as always.
+    A match gives exactly what :func:`parse` would put in its :class:`Media`.
+    """
+    match = _MEDIA_LAYOUT.fullmatch(text)
+    if match is None:
+        return None
+    sid, stamp, payload = match.groups()
+    if len(payload) % 4:
+        return None
+    return sid, payload, int(stamp)
+
+
 def parse(text: str | bytes) -> TwilioEvent:
     """Parse one Media Streams frame.
 
@@ -205,6 +237,10 @@ def media_message(stream_sid: str, payload_b64: str) -> str:
 
 def mark_message(stream_sid: str, name: str) -> str:
     """Build a ``mark``; Twilio echoes it once the audio queued before it has played."""
+    if _MARK_NAME.fullmatch(name) is not None:
+        # One after every released batch: our own names (``<generation>:<seq>``) and
+        # SIDs (checked on ``start``) need no escaping, so no encoder is needed.
+        return '{"event":"mark","streamSid":"' + stream_sid + '","mark":{"name":"' + name + '"}}'
     return orjson.dumps({"event": "mark", "streamSid": stream_sid, "mark": {"name": name}}).decode()
 
 

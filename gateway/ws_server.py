@@ -24,7 +24,8 @@ close always take uvicorn's path.
 Below both, the frames themselves: websockets' parser (a generator per frame, a
 ``Frame`` object, checks) was the largest remaining cost per caller frame. The one
 frame Twilio sends fifty times a second, a complete masked text frame with no
-extension bits, is cut out of the byte stream and unmasked here (:class:`_FastFrames`);
+extension bits, is cut out of the byte stream and unmasked here
+(:class:`~gateway.ws_frames.FrameSplitter`);
 every other frame (control, fragmented, binary, oversized, reserved bits) is handed
 to the library whole, so the library always sees complete frames and stays at a frame
 boundary, and it answers pings, closes and protocol errors exactly as before. This
@@ -40,11 +41,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from gateway.ws_frames import apply_mask, server_text_frame
+from gateway.ws_frames import FrameSplitter, server_text_frames
 
 WRITE_TEXT = "parley.websocket.write_text"
 READ_TEXT = "parley.websocket.read_text"
@@ -58,7 +58,7 @@ class MediaWebSocketProtocol(WebSocketsSansIOProtocol):
     """See the module docstring; configured with ``uvicorn.Config(ws=...)``."""
 
     _reader: TextReader | None = None
-    _fast: _FastFrames | None = None
+    _fast: FrameSplitter | None = None
 
     def handle_connect(self, event: Request) -> None:
         super().handle_connect(event)
@@ -67,7 +67,7 @@ class MediaWebSocketProtocol(WebSocketsSansIOProtocol):
             scope["extensions"][WRITE_TEXT] = self.write_text
             scope["extensions"][READ_TEXT] = self.set_reader
             if not self.conn.reader.buffer:  # the library holds no frame byte yet
-                self._fast = _FastFrames(self.config.ws_max_size)
+                self._fast = FrameSplitter(self.config.ws_max_size, masked=True)
 
     def data_received(self, data: bytes) -> None:
         fast = self._fast
@@ -143,10 +143,7 @@ class MediaWebSocketProtocol(WebSocketsSansIOProtocol):
             return True
         if conn.writes:  # keep order with anything the protocol has queued (a pong)
             self.transport.write(b"".join(conn.data_to_send()))
-        if len(texts) == 1:
-            self.transport.write(server_text_frame(texts[0].encode()))
-        else:
-            self.transport.write(b"".join([server_text_frame(t.encode()) for t in texts]))
+        self.transport.write(server_text_frames(texts))
         return True
 
 
@@ -158,75 +155,3 @@ __all__ = [
     "TextReader",
     "WriteText",
 ]
-
-
-_FIN_TEXT = 0x80 | Opcode.TEXT.value
-_FIN = 0x80
-_MASK = 0x80
-
-
-class _FastFrames:
-    """Cuts complete frames out of the byte stream; see the module docstring.
-
-    :meth:`split` returns ``(payload, frame)`` for each complete frame: the unmasked
-    payload of a complete, masked, unfragmented text frame with no reserved bit and
-    within the size limit, else None, and the frame's bytes as they came (for the
-    library). A partial frame waits for the next call. A frame over the size limit
-    goes to the library as soon as its header is here (it refuses it), and so does
-    everything after it.
-    """
-
-    __slots__ = ("_buffer", "_fragmented", "_max_size", "_passthrough")
-
-    def __init__(self, max_size: int) -> None:
-        self._buffer = b""
-        self._max_size = max_size
-        self._fragmented = False  # inside a fragmented message: the library has it all
-        self._passthrough = False
-
-    def rest(self, data: bytes) -> bytes:
-        """What is buffered plus ``data``: the library takes the stream from here."""
-        buffered, self._buffer = self._buffer, b""
-        return buffered + data if buffered else data
-
-    def split(self, data: bytes) -> list[tuple[bytes | None, bytes]]:
-        if self._passthrough:
-            return [(None, self.rest(data))]
-        buf = self._buffer + data if self._buffer else data
-        out: list[tuple[bytes | None, bytes]] = []
-        pos, size = 0, len(buf)
-        while size - pos >= 2:
-            head1, head2 = buf[pos], buf[pos + 1]
-            length = head2 & 0x7F
-            start = pos + 2
-            if length == 126:
-                start += 2
-                if start > size:
-                    break
-                length = int.from_bytes(buf[pos + 2 : start], "big")
-            elif length == 127:
-                start += 8
-                if start > size:
-                    break
-                length = int.from_bytes(buf[pos + 2 : start], "big")
-            masked = head2 & _MASK
-            if masked:
-                start += 4
-            if length > self._max_size:
-                self._passthrough = True  # the library refuses it; it has the rest too
-                out.append((None, buf[pos:]))
-                pos = size
-                break
-            end = start + length
-            if end > size:
-                break
-            frame = buf[pos:end]
-            if head1 == _FIN_TEXT and masked and not self._fragmented:
-                out.append((apply_mask(buf[start:end], buf[start - 4 : start]), frame))
-            else:
-                if head1 & 0x0F < 8:  # a data frame: track fragmentation
-                    self._fragmented = not head1 & _FIN
-                out.append((None, frame))
-            pos = end
-        self._buffer = buf[pos:] if pos < size else b""
-        return out

@@ -5,6 +5,11 @@ append ``(start_sample, bytes)`` references, so the media path pays a tuple per
 frame and no decoding. All the work (decoding, mixing, the WAV file) happens in
 ``render`` and ``write_wav``, after the call, off the hot path.
 
+The caller's frames come as Twilio's base64 text, fifty a second:
+``add_caller_b64`` only appends the text, and a second of frames is decoded in one
+go (or sooner, whenever the chunks are read), a run of back-to-back frames becoming
+one chunk. Readers see the same audio either way.
+
 Both channels share one timeline, in samples since the start of the media
 stream. The caller's chunks sit where Twilio's media ``timestamp`` says. The
 agent's chunks are queued at Twilio and played back to back, so they sit at a
@@ -13,6 +18,7 @@ queue had run dry. On barge-in Twilio's queue is cleared, so whatever was
 placed after the barge-in was never heard and is cut from the recording.
 """
 
+import binascii
 import contextlib
 import os
 import tempfile
@@ -25,6 +31,8 @@ import numpy.typing as npt
 from media import mulaw
 
 _Chunks = list[tuple[int, bytes]]
+# Caller frames held as base64 before they are decoded together: one second's worth.
+CALLER_BATCH = 50
 
 
 class CallRecording:
@@ -52,6 +60,9 @@ class CallRecording:
         self._agent: _Chunks = []
         self._agent_playhead = 0
         self._caller_end = 0
+        self._caller_edge = 0  # start of the newest caller frame
+        self._caller_b64: list[tuple[int, str]] = []
+        self.undecodable_frames = 0
 
     @property
     def sample_rate(self) -> int:
@@ -62,6 +73,8 @@ class CallRecording:
     def caller_chunks(self) -> list[tuple[int, bytes]]:
         """The caller's ``(start_sample, mu-law)`` chunks, in arrival order; the live
         list itself, to read without copying (see :class:`media.live_mix.LiveMix`)."""
+        if self._caller_b64:
+            self._decode_caller()
         return self._caller
 
     @property
@@ -74,11 +87,15 @@ class CallRecording:
         """The sample up to which the recording can no longer change: the start of
         the newest caller chunk. Agent audio placed later starts at or after it, and a
         barge-in cuts only from it on (both happen at the caller's current time)."""
-        return self._caller[-1][0] if self._caller else 0
+        if self._caller_b64:
+            self._decode_caller()
+        return self._caller_edge
 
     @property
     def duration_ms(self) -> int:
         """Length of the rendered recording in milliseconds, rounded up."""
+        if self._caller_b64:
+            self._decode_caller()
         agent_end = self._agent[-1][0] + len(self._agent[-1][1]) if self._agent else 0
         samples = max(self._caller_end, agent_end)
         return -(-samples * 1000 // self._rate)
@@ -93,10 +110,60 @@ class CallRecording:
         Raises:
             ValueError: ``at_ms`` is negative.
         """
-        start = self._sample(at_ms)
+        if self._caller_b64:
+            self._decode_caller()
+        self._add_caller(ulaw, self._sample(at_ms))
+
+    def add_caller_b64(self, payload: str, at_ms: int) -> None:
+        """Records caller audio as Twilio sent it: base64 mu-law, decoded later.
+
+        Args:
+            payload: the media message's base64 ``payload``; text that does not
+                decode is left out (and counted in ``undecodable_frames``).
+            at_ms: the media message's ``timestamp``, ms since the stream started.
+
+        Raises:
+            ValueError: ``at_ms`` is negative.
+        """
+        if at_ms < 0:
+            self._sample(at_ms)  # raises, naming the field
+        pending = self._caller_b64
+        pending.append((at_ms, payload))
+        if len(pending) >= CALLER_BATCH:
+            self._decode_caller()
+
+    def _add_caller(self, ulaw: bytes, start: int) -> None:
         if ulaw:
             self._caller.append((start, ulaw))
             self._caller_end = max(self._caller_end, start + len(ulaw))
+            self._caller_edge = start
+
+    def _decode_caller(self) -> None:
+        """Decode the held caller frames; a back-to-back run becomes one chunk."""
+        pending, self._caller_b64 = self._caller_b64, []
+        rate = self._rate
+        try:
+            decoded = list(map(binascii.a2b_base64, [payload for _, payload in pending]))
+        except binascii.Error:
+            for at_ms, payload in pending:
+                try:
+                    self._add_caller(binascii.a2b_base64(payload), at_ms * rate // 1000)
+                except binascii.Error:
+                    self.undecodable_frames += 1
+            return
+        first = pending[0][0] * rate // 1000
+        position = first
+        for (at_ms, _), ulaw in zip(pending, decoded, strict=True):
+            if at_ms * rate // 1000 != position or not ulaw:
+                break
+            position += len(ulaw)
+        else:
+            self._caller.append((first, b"".join(decoded)))
+            self._caller_end = max(self._caller_end, position)
+            self._caller_edge = position - len(decoded[-1])
+            return
+        for (at_ms, _), ulaw in zip(pending, decoded, strict=True):
+            self._add_caller(ulaw, at_ms * rate // 1000)
 
     def add_agent(self, ulaw: bytes, at_ms: int) -> None:
         """Records agent audio where the caller hears it.
@@ -145,6 +212,8 @@ class CallRecording:
             the agent. Gaps are silence; where caller chunks overlap, the one
             added later wins.
         """
+        if self._caller_b64:
+            self._decode_caller()
         caller, agent = list(self._caller), list(self._agent)
         out = np.zeros((max(_end(caller), _end(agent)), 2), dtype=np.int16)
         for channel, chunks in ((0, caller), (1, agent)):

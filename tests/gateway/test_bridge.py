@@ -768,6 +768,29 @@ def test_recording_drops_what_a_barge_in_cut() -> None:
     assert 2000 < heard_until < 2400  # cut at 300 ms (2400 samples), not 2 s later
 
 
+def test_frames_read_by_their_layout_and_parsed_frames_make_the_same_call() -> None:
+    """The pump's two ways in for caller audio: same frames out, same recording."""
+
+    def scripted(media_layout: bool) -> tuple[Call, CallRecording]:
+        recording = CallRecording()
+        call = Call(recording=recording, media_layout=media_layout)
+        call.live()
+        call.agent_says(*tags(1, 40), event_id=1)
+        call.run_for(0.3)
+        call.caller_frame(stream_sid="MZ" + "f" * 32)  # another stream's: refused
+        call.agent(agent_interruption(1))
+        call.agent_says(*tags(41, 60), event_id=2)
+        call.run_for(0.5)
+        call.stop()
+        return call, recording
+
+    (fast, fast_recording), (parsed, parsed_recording) = scripted(True), scripted(False)
+    assert fast.sent == parsed.sent
+    assert fast.bridge.frames_in == parsed.bridge.frames_in > 20
+    assert fast.bridge.protocol_errors == parsed.bridge.protocol_errors == 1
+    assert np.array_equal(fast_recording.render(), parsed_recording.render())
+
+
 # ================================================================ the end is the end
 def test_nothing_happens_after_the_end() -> None:
     call = Call()

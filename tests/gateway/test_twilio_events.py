@@ -272,3 +272,82 @@ def test_mark_echo_names_the_mark_we_sent() -> None:
 
 def test_clear_message_round_trips() -> None:
     assert json.loads(te.clear_message(STREAM_SID)) == {"event": "clear", "streamSid": STREAM_SID}
+
+
+# ------------------------------------------------------------ the media fast path
+FIRST_FRAME = twilio_media(PAYLOAD, seq=1, chunk=1, timestamp_ms=0)
+
+def test_twilios_own_media_layout_is_read_without_the_full_parser() -> None:
+    text = twilio_media(PAYLOAD, seq=4, chunk=2, timestamp_ms=40)
+    assert te.media_fields(text) == (STREAM_SID, PAYLOAD, 40)
+    assert te.parse(text) == te.Media(STREAM_SID, PAYLOAD, 40)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Same frame, other key order, spacing or extra fields: valid, not the layout.
+        json.dumps(
+            {"event": "media", "streamSid": STREAM_SID, "sequenceNumber": "4",
+             "media": {"track": "inbound", "chunk": "2", "timestamp": "40", "payload": PAYLOAD}}
+        ),
+        json.dumps(
+            {"event": "media", "sequenceNumber": "4", "streamSid": STREAM_SID,
+             "media": {"track": "inbound", "chunk": "2", "timestamp": "40", "payload": PAYLOAD}}
+        ),
+        frame(event="media", streamSid=STREAM_SID, media={"payload": PAYLOAD, "timestamp": 40}),
+        twilio_media(PAYLOAD, seq=4, chunk=2, timestamp_ms=40).replace("inbound", "outbound"),
+        twilio_media("A" * 3, seq=4, chunk=2, timestamp_ms=40),  # not whole base64 quanta
+    ],
+)
+def test_a_frame_not_in_the_layout_is_left_to_the_full_parser(text: str) -> None:
+    assert te.media_fields(text) is None
+    if '"AAA"' in text:  # the one refused: not whole base64 quanta
+        assert error_of(text).field == "media.payload"
+    else:
+        assert te.parse(text) == te.Media(STREAM_SID, PAYLOAD, 40)
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (twilio_media("AA=A" * 4, seq=1, chunk=1, timestamp_ms=0), "media.payload"),
+        (twilio_media('AA"}', seq=1, chunk=1, timestamp_ms=0), "media.payload"),
+        (FIRST_FRAME.replace('"0"', '"-1"'), "media.timestamp"),
+        (FIRST_FRAME.replace('"0"', '"٣"'), "media.timestamp"),
+        (FIRST_FRAME[:-1], "frame"),
+    ],
+)
+def test_a_malformed_media_frame_misses_the_layout_and_is_refused_as_before(
+    text: str, field: str
+) -> None:
+    assert te.media_fields(text) is None
+    assert error_of(text).field == field
+
+
+def test_the_layout_never_disagrees_with_the_full_parser() -> None:
+    """On every mutation of real frames: no match, or exactly the parser's event."""
+    media = [twilio_media(PAYLOAD, seq=n, chunk=n, timestamp_ms=20 * n) for n in (1, 77, 10**17)]
+    edges = [
+        twilio_media(payload, seq=1, chunk=1, timestamp_ms=0, stream_sid=sid)
+        for payload in ("", "AA==", "AAA=", "+/+/", PAYLOAD[:-4] + "AB==")
+        for sid in ("M", "MZ" + "f" * 62, STREAM_SID)
+    ]
+    leading_zeros = FIRST_FRAME.replace('"0"', '"00020"')
+    matched = 0
+    for text in [*edges, leading_zeros, *variants(media + REAL_FRAMES, seed=20261202)]:
+        if isinstance(text, bytes):
+            continue  # the server hands the call text only
+        fields = te.media_fields(text)
+        if fields is None:
+            continue
+        matched += 1
+        assert te.parse(text) == te.Media(*fields)
+    assert matched > len(edges)  # and some mutations kept the layout
+
+
+def test_a_mark_name_that_needs_escaping_still_makes_valid_json() -> None:
+    for name in ("4:17", 'say "hi"\\', "é\n"):
+        text = te.mark_message(STREAM_SID, name)
+        mark = {"event": "mark", "streamSid": STREAM_SID, "mark": {"name": name}}
+        assert json.loads(text) == mark

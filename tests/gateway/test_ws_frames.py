@@ -9,7 +9,7 @@ from websockets.http11 import Request
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from gateway.ws_frames import MaskKeys, client_text_frame, server_text_frame
+from gateway.ws_frames import MaskKeys, client_text_frame, server_text_frame, server_text_frames
 
 SIZES = [0, 1, 125, 126, 127, 65535, 65536, 3 * 2**20 + 7]
 
@@ -61,6 +61,14 @@ def test_frames_back_to_back_read_back_in_order() -> None:
     expected = [(Opcode.TEXT, p, True) for p in payloads]
     assert read(server, b"".join(client_text_frame(p, keys) for p in payloads)) == expected
     assert read(client, b"".join(server_text_frame(p) for p in payloads)) == expected
+
+
+def test_a_batch_of_server_frames_is_the_frames_one_after_another() -> None:
+    client, _ = open_pair()
+    texts = ["media " * n for n in (0, 1, 30, 20_000)] + ["é" * 70_000, "mark"]
+    batch = server_text_frames(texts)
+    assert batch == b"".join(server_text_frame(t.encode()) for t in texts)
+    assert read(client, batch) == [(Opcode.TEXT, t.encode(), True) for t in texts]
 
 
 def test_every_client_frame_gets_a_fresh_masking_key_across_refills() -> None:

@@ -16,8 +16,8 @@ from websockets.protocol import State
 from websockets.uri import parse_uri
 
 from bin.server import free_port
-from gateway.ws_frames import MaskKeys, client_text_frame
-from gateway.ws_server import READ_TEXT, WRITE_TEXT, MediaWebSocketProtocol, _FastFrames
+from gateway.ws_frames import FrameSplitter, MaskKeys, client_text_frame
+from gateway.ws_server import READ_TEXT, WRITE_TEXT, MediaWebSocketProtocol
 
 
 class App:
@@ -168,7 +168,7 @@ def client_stream() -> tuple[bytes, list[bytes]]:
 @pytest.mark.parametrize("step", [1, 2, 3, 7, 64, 1000, 10**6])
 def test_the_splitter_cuts_the_same_frames_from_any_slicing_of_the_stream(step: int) -> None:
     data, expected = client_stream()
-    splitter = _FastFrames(max_size=2**20)
+    splitter = FrameSplitter(2**20, masked=True, hold_up_to=2**20)
     got: list[bytes] = []
     for i in range(0, len(data), step):
         for payload, frame in splitter.split(data[i : i + step]):
@@ -176,9 +176,25 @@ def test_the_splitter_cuts_the_same_frames_from_any_slicing_of_the_stream(step: 
     assert got == expected
 
 
+@pytest.mark.parametrize("step", [1, 3, 64, 1000, 10**6])
+def test_a_long_frame_goes_to_the_library_as_it_comes_and_splitting_resumes_after(
+    step: int,
+) -> None:
+    data, expected = client_stream()
+    splitter = FrameSplitter(2**20, masked=True, hold_up_to=150)  # "x" * 200 is long
+    out = [part for i in range(0, len(data), step) for part in splitter.split(data[i : i + step])]
+    # The stream reaches the library whole and in order; short plain frames are still cut.
+    assert b"".join(frame for _, frame in out) == data
+    payloads = [payload for payload, _ in out if payload is not None]
+    assert payloads[0] == b"a" and payloads[-1] == b"plain again"
+    assert set(payloads) <= set(expected)
+    if step <= 64:  # the long frames came in pieces: none of them was held back to cut
+        assert b"x" * 200 not in payloads
+
+
 def test_a_frame_over_the_limit_hands_the_rest_of_the_stream_to_the_library() -> None:
     data, _ = client_stream()  # its fourth frame carries 70,000 bytes
-    splitter = _FastFrames(max_size=65_536)
+    splitter = FrameSplitter(65_536, masked=True)
     out = splitter.split(data[:1000]) + splitter.split(data[1000:])
     assert [payload for payload, _ in out[:3]] == [b"a", "é".encode() * 100, b"x" * 200]
     assert all(payload is None for payload, _ in out[3:])

@@ -4,6 +4,7 @@ Each side gets a recognisable level so that a test can tell, sample by sample,
 whose audio lies where on the timeline.
 """
 
+import base64
 import wave
 from pathlib import Path
 
@@ -197,3 +198,64 @@ def test_rejects_times_before_the_stream_and_bad_rates() -> None:
         recording.cut_agent(at_ms=-1)
     with pytest.raises(ValueError, match="sample_rate"):
         CallRecording(sample_rate=0)
+
+
+# ------------------------------------------------------ caller audio as base64 text
+def b64(ulaw: bytes) -> str:
+    return base64.b64encode(ulaw).decode()
+
+
+def frames_of(values: list[int]) -> list[bytes]:
+    return [level(v) for v in values]
+
+
+@pytest.mark.parametrize("count", [1, 49, 50, 51, 130])
+def test_base64_caller_frames_render_like_decoded_ones(count: int) -> None:
+    values = [1000 if n % 3 else -2000 for n in range(count)]
+    stamps = [20 * n for n in range(count)]
+    stamps[count // 2] += 40 if count > 2 else 0  # a lost frame: a gap, then a run again
+    decoded, text = CallRecording(), CallRecording()
+    for ulaw, at in zip(frames_of(values), stamps, strict=True):
+        decoded.add_caller(ulaw, at)
+        text.add_caller_b64(b64(ulaw), at)
+    assert text.duration_ms == decoded.duration_ms
+    assert np.array_equal(text.render(), decoded.render())
+
+
+def test_base64_frames_that_overlap_or_come_late_keep_the_later_one_winning() -> None:
+    decoded, text = CallRecording(), CallRecording()
+    for value, at in ((1000, 0), (-2000, 10), (1000, 40), (-2000, 20)):
+        decoded.add_caller(level(value), at)
+        text.add_caller_b64(b64(level(value)), at)
+    assert np.array_equal(text.render(), decoded.render())
+
+
+def test_a_listener_reads_base64_frames_up_to_the_newest_one() -> None:
+    recording = CallRecording()
+    for n in range(7):
+        recording.add_caller_b64(b64(level(1000)), 20 * n)
+    # Not yet decoded (under a batch), but reading decodes: the edge is the last frame.
+    assert recording.live_edge == 6 * FRAME
+    assert sum(len(ulaw) for _, ulaw in recording.caller_chunks) == 7 * FRAME
+
+
+def test_base64_and_decoded_caller_frames_keep_their_order() -> None:
+    recording = CallRecording()
+    recording.add_caller_b64(b64(level(1000)), 0)
+    recording.add_caller(level(-2000), 0)  # added later: it wins
+    assert runs(recording.render()[:, 0]) == [(0, 160, CALLER_B)]
+
+
+def test_undecodable_base64_is_left_out_and_counted() -> None:
+    recording = CallRecording()
+    recording.add_caller_b64(b64(level(1000)), 0)
+    recording.add_caller_b64("A", 20)
+    recording.add_caller_b64(b64(level(-2000)), 40)
+    expected = [(0, 160, CALLER_A), (160, 320, 0), (320, 480, CALLER_B)]
+    assert runs(recording.render()[:, 0]) == expected
+    assert recording.undecodable_frames == 1
+
+
+def test_a_negative_base64_timestamp_is_refused_at_once() -> None:
+    with pytest.raises(ValueError, match="at_ms"):
+        CallRecording().add_caller_b64(b64(level(1000)), -20)
