@@ -182,14 +182,10 @@ class RemoteRecords:
         self, call: CallRef, request: PromiseRequest, key: str
     ) -> ActionResult:
         deadline = self._deadline()
-        ref = self._account_of(call)
-        if ref is None:
-            raise NotFound("account")
-        org = await self._org()
-        try:
-            subject = await self._subject_within(ref, deadline, call)
-        except RecordsUnavailable:
-            return ActionResult.unavailable(NOT_IN_TIME)
+        found = await self._subject_for_action(call, deadline)
+        if isinstance(found, ActionResult):
+            return found
+        ref, org, subject = found
         if not allowed(subject.status, "promise_active"):
             return ActionResult.refused(
                 "account_not_workable",
@@ -231,14 +227,10 @@ class RemoteRecords:
         self, call: CallRef, request: CallbackRequest, key: str
     ) -> ActionResult:
         deadline = self._deadline()
-        ref = self._account_of(call)
-        if ref is None:
-            raise NotFound("account")
-        org = await self._org()
-        try:
-            subject = await self._subject_within(ref, deadline, call)
-        except RecordsUnavailable:
-            return ActionResult.unavailable(NOT_IN_TIME)
+        found = await self._subject_for_action(call, deadline)
+        if isinstance(found, ActionResult):
+            return found
+        ref, org, subject = found
         words = callback_words(request.at, contact_zone(org, subject.timezone)[0])
         at = request.at.astimezone(dt.UTC).isoformat()
         body = {"at": at, "note": request.note[:500], "number": call.number}
@@ -417,6 +409,21 @@ class RemoteRecords:
     async def _org(self) -> Organization:
         async with self._db.read() as conn:
             return await get_organization(conn, self.org_id)
+
+    async def _subject_for_action(
+        self, call: CallRef, deadline: float
+    ) -> tuple[str, Organization, CallSubject] | ActionResult:
+        """The account an action is about, read fresh from the partner; a partner that
+        does not answer in time gives the sentence the agent says instead."""
+        ref = self._account_of(call)
+        if ref is None:
+            raise NotFound("account")
+        org = await self._org()
+        try:
+            subject = await self._subject_within(ref, deadline, call)
+        except RecordsUnavailable:
+            return ActionResult.unavailable(NOT_IN_TIME)
+        return ref, org, subject
 
     async def _subject_within(self, ref: str, deadline: float, call: CallRef) -> CallSubject:
         reply = await self._replies.read(
