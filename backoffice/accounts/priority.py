@@ -40,7 +40,7 @@ from backoffice.accounts.scoring import (
     rank_of,
     score,
 )
-from backoffice.store.db import Database
+from backoffice.store.db import Database, after_commit
 from backoffice.store.tables import (
     accounts,
     contact_phones,
@@ -112,6 +112,24 @@ async def recalculate(
     row = await account_row(conn, org_id, account_id)
     [priority] = await _score_batch(conn, org_id, [row], counting_ranker(conn, org_id), now)
     return priority
+
+
+async def recalculate_after_commit(conn: AsyncConnection, *, org_id: str, account_id: str) -> None:
+    """Rescore the account once the caller's transaction has committed, in a
+    transaction of its own; inline when ``conn`` is not a :class:`Database` transaction.
+
+    For the agent's actions mid-call: the agent is answered without waiting for the
+    score (a count over the organization's open accounts, and the factors' reads).
+    The call list sees the new score a moment later; should the process stop in
+    between, the nightly :func:`recalculate_organization` catches up.
+    """
+
+    async def rescore(db: Database) -> None:
+        async with db.transaction() as own:
+            await recalculate(own, org_id=org_id, account_id=account_id)
+
+    if not after_commit(conn, rescore):
+        await recalculate(conn, org_id=org_id, account_id=account_id)
 
 
 async def recalculate_organization(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice.accounts.models import AccountPage, AccountSummary
@@ -76,6 +76,14 @@ async def get_account(conn: AsyncConnection, org_id: str, account_id: str) -> Ac
     return summary_of(row)
 
 
+# Built once: the agent's actions read the row on every call, and building a select
+# of every column costs more than running it.
+_ROW = select(accounts).where(
+    accounts.c.id == bindparam("a_id"), accounts.c.org_id == bindparam("a_org")
+)
+_ROW_FOR_UPDATE = _ROW.with_for_update()
+
+
 async def account_row(
     conn: AsyncConnection, org_id: str, account_id: str, *, for_update: bool = False
 ) -> Row[*tuple[Any, ...]]:
@@ -87,10 +95,8 @@ async def account_row(
     Raises:
         NotFound: also for another organization's account.
     """
-    statement = select(accounts).where(accounts.c.id == account_id, accounts.c.org_id == org_id)
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await conn.execute(statement)).first()
+    statement = _ROW_FOR_UPDATE if for_update else _ROW
+    row = (await conn.execute(statement, {"a_id": account_id, "a_org": org_id})).first()
     if row is None:
         raise NotFound("account")
     return row

@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import Any
 
 import structlog
-from sqlalchemy import insert, update
+from sqlalchemy import Row, insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice import audit
@@ -101,6 +102,7 @@ async def change_status(
     reason: str | None,
     rescore: bool = True,
     now: dt.datetime | None = None,
+    locked: Row[*tuple[Any, ...]] | None = None,
 ) -> StatusChange:
     """Move an account to ``to_status``, recording who, why and when, in ``conn``'s
     transaction.
@@ -111,6 +113,8 @@ async def change_status(
         reason: why, in words (kept in the history and the audit log).
         rescore: recompute the priority score now. A bulk job that changes many
             accounts may pass False and run ``recalculate_organization`` once after.
+        locked: the account's row as the caller already read it, locked, in this
+            transaction (saves reading it again).
 
     Raises:
         NotFound: the account does not exist in this organization.
@@ -123,7 +127,7 @@ async def change_status(
             "invalid status change",
         )
     now = now or utcnow()
-    row = await account_row(conn, org_id, account_id, for_update=True)
+    row = locked or await account_row(conn, org_id, account_id, for_update=True)
     current: str = row.status
     if current == to_status:
         return StatusChange(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Row, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice import audit
+from backoffice.accounts import priority
 from backoffice.accounts.repository import account_row
 from backoffice.accounts.status import allowed, change_status
 from backoffice.calls.models import (
@@ -66,10 +68,20 @@ async def _event(
     )
 
 
-async def _move(conn: AsyncConnection, call: CallRef, to_status: str, reason: str) -> bool:
-    """Change the account's status if the transition table allows it; else leave it."""
+async def _move(
+    conn: AsyncConnection,
+    call: CallRef,
+    to_status: str,
+    reason: str,
+    locked: Row[*tuple[Any, ...]] | None = None,
+) -> bool:
+    """Change the account's status if the transition table allows it; else leave it.
+
+    ``locked``: the account's row, already read for update in this transaction. The
+    priority is rescored once the action has committed: the agent is waiting.
+    """
     assert call.account_ref is not None
-    row = await account_row(conn, call.org_id, call.account_ref, for_update=True)
+    row = locked or await account_row(conn, call.org_id, call.account_ref, for_update=True)
     if not allowed(row.status, to_status):
         return False
     change = await change_status(
@@ -79,7 +91,13 @@ async def _move(conn: AsyncConnection, call: CallRef, to_status: str, reason: st
         to_status=to_status,
         actor=call.actor,
         reason=reason,
+        rescore=False,
+        locked=row,
     )
+    if change.changed:
+        await priority.recalculate_after_commit(
+            conn, org_id=call.org_id, account_id=call.account_ref
+        )
     return change.changed
 
 
@@ -136,7 +154,7 @@ async def register_promise(
         },
     )
     words = f"{request.amount} {account.currency} on {request.due_date.isoformat()}"
-    await _move(conn, call, "promise_active", f"promise to pay {words}")
+    await _move(conn, call, "promise_active", f"promise to pay {words}", locked=account)
     await _event(
         conn,
         call,

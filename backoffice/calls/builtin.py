@@ -63,8 +63,8 @@ class BuiltinRecords:
     ) -> ActionResult:
         async with self.db.transaction() as conn:
             org = await get_organization(conn, call.org_id)
-            subject = await subjects.call_subject(conn, call.org_id, call.account_ref or "")
-            zone, _ = contact_zone(org, subject.timezone)
+            timezone = await subjects.contact_timezone(conn, call.org_id, call.account_ref or "")
+            zone, _ = contact_zone(org, timezone)
             today = self.clock().astimezone(zone).date()
             return await actions.register_promise(
                 conn, call, request, key=key, policy=policy_of(org.settings), today=today
@@ -75,8 +75,8 @@ class BuiltinRecords:
     ) -> ActionResult:
         async with self.db.transaction() as conn:
             org = await get_organization(conn, call.org_id)
-            subject = await subjects.call_subject(conn, call.org_id, call.account_ref or "")
-            zone, _ = contact_zone(org, subject.timezone)
+            timezone = await subjects.contact_timezone(conn, call.org_id, call.account_ref or "")
+            zone, _ = contact_zone(org, timezone)
             words = callback_words(request.at, zone)
             return await actions.schedule_callback(conn, call, request, key=key, local=words)
 

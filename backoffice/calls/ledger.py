@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,6 +42,25 @@ IN_PROGRESS: Result = {
 def _key(org_id: str, call_sid: str, tool_call_id: str) -> Any:
     c = tool_calls.c
     return (c.org_id == org_id) & (c.call_sid == call_sid) & (c.tool_call_id == tool_call_id)
+
+
+# The statements every tool call runs, built once (building costs more than running).
+_c = tool_calls.c
+_BOUND_KEY = (
+    (_c.org_id == bindparam("k_org"))
+    & (_c.call_sid == bindparam("k_call"))
+    & (_c.tool_call_id == bindparam("k_tool_call"))
+)
+_CLAIM: dict[str, Any] = {
+    "postgresql": pg_insert(tool_calls).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(tool_calls).on_conflict_do_nothing(),
+}
+_FINISH = update(tool_calls).where(_BOUND_KEY)
+_STORED = select(tool_calls.c.status, tool_calls.c.result).where(_BOUND_KEY)
+
+
+def _bound(org_id: str, call_sid: str, tool_call_id: str) -> dict[str, str]:
+    return {"k_org": org_id, "k_call": call_sid, "k_tool_call": tool_call_id}
 
 
 def _claim_row(
@@ -66,14 +85,8 @@ async def _claim(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     PostgreSQL a violation aborts the whole transaction, and a concurrent claimant
     waits for the first one's transaction to end, then sees the row.
     """
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        statement: Any = pg_insert(tool_calls).values(**row).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        statement = sqlite_insert(tool_calls).values(**row).on_conflict_do_nothing()
-    else:
-        statement = insert(tool_calls).values(**row)
-    result = await conn.execute(statement)
+    statement = _CLAIM.get(conn.dialect.name, insert(tool_calls))
+    result = await conn.execute(statement, row)
     return bool(result.rowcount)
 
 
@@ -92,13 +105,7 @@ async def _stored(
     delay = 0.01
     while True:
         async with db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(tool_calls.c.status, tool_calls.c.result).where(
-                        _key(org_id, call_sid, tool_call_id)
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_STORED, _bound(org_id, call_sid, tool_call_id))).first()
         if row is not None and row.status == "done" and row.result is not None:
             return dict(row.result)
         if time.monotonic() >= deadline:
@@ -164,9 +171,13 @@ async def _finish(
     conn: AsyncConnection, org_id: str, call_sid: str, tool_call_id: str, result: Result
 ) -> None:
     await conn.execute(
-        update(tool_calls)
-        .where(_key(org_id, call_sid, tool_call_id))
-        .values(status="done", result=result, finished_at=utcnow())
+        _FINISH,
+        {
+            **_bound(org_id, call_sid, tool_call_id),
+            "status": "done",
+            "result": result,
+            "finished_at": utcnow(),
+        },
     )
 
 

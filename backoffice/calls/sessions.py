@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -123,10 +123,13 @@ async def open_session(
     return found
 
 
+# Built once: every tool call reads its session, and building a select of every
+# column costs more than running it.
+_BY_CALL_SID = select(call_sessions).where(call_sessions.c.call_sid == bindparam("sid"))
+
+
 async def get_session(conn: AsyncConnection, call_sid: str) -> CallSession | None:
-    row = (
-        await conn.execute(select(call_sessions).where(call_sessions.c.call_sid == call_sid))
-    ).first()
+    row = (await conn.execute(_BY_CALL_SID, {"sid": call_sid})).first()
     return None if row is None else session_of(row)
 
 

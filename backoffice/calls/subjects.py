@@ -10,7 +10,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, or_, select
+from sqlalchemy import Select, bindparam, case, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice.calls.models import Balance, CallSubject, PhoneInfo, PromiseInfo
@@ -44,18 +44,67 @@ def _subject_query() -> Select[Any]:
     ).join(contacts, contacts.c.id == accounts.c.contact_id)
 
 
-async def _phones(conn: AsyncConnection, org_id: str, contact_id: str) -> tuple[PhoneInfo, ...]:
-    rows = await conn.execute(
-        select(
-            contact_phones.c.number,
-            contact_phones.c.state,
-            contact_phones.c.source,
-            contact_phones.c.consecutive_failures,
-            contact_phones.c.last_attempt_at,
-        )
-        .where(contact_phones.c.org_id == org_id, contact_phones.c.contact_id == contact_id)
-        .order_by(contact_phones.c.created_at, contact_phones.c.id)
+# The statements a live call runs on every tool call, built once: building a select
+# costs more than running it.
+_PHONES = (
+    select(
+        contact_phones.c.number,
+        contact_phones.c.state,
+        contact_phones.c.source,
+        contact_phones.c.consecutive_failures,
+        contact_phones.c.last_attempt_at,
     )
+    .where(
+        contact_phones.c.org_id == bindparam("s_org"),
+        contact_phones.c.contact_id == bindparam("s_contact"),
+    )
+    .order_by(contact_phones.c.created_at, contact_phones.c.id)
+)
+_SUBJECT = _subject_query().where(
+    accounts.c.org_id == bindparam("s_org"),
+    or_(accounts.c.id == bindparam("s_ref"), accounts.c.external_id == bindparam("s_ref")),
+)
+_BALANCE = select(
+    accounts.c.id,
+    accounts.c.pending_balance,
+    accounts.c.total_amount,
+    accounts.c.currency,
+    accounts.c.due_date,
+    accounts.c.status,
+).where(accounts.c.org_id == bindparam("s_org"), accounts.c.id == bindparam("s_account"))
+_ITEMS = (
+    select(debt_items.c.kind, debt_items.c.amount)
+    .where(
+        debt_items.c.org_id == bindparam("s_org"),
+        debt_items.c.account_id == bindparam("s_account"),
+        debt_items.c.state != "cancelled",
+    )
+    .order_by(debt_items.c.date, debt_items.c.created_at)
+)
+_ACTIVE_PROMISE = (
+    select(promises.c.amount, promises.c.currency, promises.c.due_date)
+    .where(
+        promises.c.org_id == bindparam("s_org"),
+        promises.c.account_id == bindparam("s_account"),
+        promises.c.status == "active",
+    )
+    .order_by(promises.c.created_at.desc())
+    .limit(1)
+)
+_IDENTITY = (
+    select(contacts.c.document_last4, contacts.c.date_of_birth)
+    .join(accounts, accounts.c.contact_id == contacts.c.id)
+    .where(accounts.c.org_id == bindparam("s_org"), accounts.c.id == bindparam("s_account"))
+)
+_TIMEZONE = (
+    select(contacts.c.timezone)
+    .join(accounts, accounts.c.contact_id == contacts.c.id)
+    .where(accounts.c.org_id == bindparam("s_org"), accounts.c.id == bindparam("s_account"))
+)
+
+
+async def _phones(conn: AsyncConnection, org_id: str, contact_id: str) -> tuple[PhoneInfo, ...]:
+    rows = await conn.execute(_PHONES, {"s_org": org_id, "s_contact": contact_id})
     return tuple(PhoneInfo(**dict(r._mapping)) for r in rows)
 
 
@@ -99,14 +148,7 @@ async def _subject(conn: AsyncConnection, org_id: str, row: Any) -> CallSubject:
 
 async def call_subject(conn: AsyncConnection, org_id: str, account_ref: str) -> CallSubject:
     """The account by id or external id. Raises: NotFound."""
-    row = (
-        await conn.execute(
-            _subject_query().where(
-                accounts.c.org_id == org_id,
-                or_(accounts.c.id == account_ref, accounts.c.external_id == account_ref),
-            )
-        )
-    ).first()
+    row = (await conn.execute(_SUBJECT, {"s_org": org_id, "s_ref": account_ref})).first()
     if row is None:
         raise NotFound("account")
     return await _subject(conn, org_id, row)
@@ -136,29 +178,11 @@ async def match_caller(conn: AsyncConnection, org_id: str, number: str) -> list[
 
 async def balance_of(conn: AsyncConnection, org_id: str, account_id: str) -> Balance:
     """Raises: NotFound."""
-    row = (
-        await conn.execute(
-            select(
-                accounts.c.id,
-                accounts.c.pending_balance,
-                accounts.c.total_amount,
-                accounts.c.currency,
-                accounts.c.due_date,
-                accounts.c.status,
-            ).where(accounts.c.org_id == org_id, accounts.c.id == account_id)
-        )
-    ).first()
+    bound = {"s_org": org_id, "s_account": account_id}
+    row = (await conn.execute(_BALANCE, bound)).first()
     if row is None:
         raise NotFound("account")
-    items = await conn.execute(
-        select(debt_items.c.kind, debt_items.c.amount)
-        .where(
-            debt_items.c.org_id == org_id,
-            debt_items.c.account_id == account_id,
-            debt_items.c.state != "cancelled",
-        )
-        .order_by(debt_items.c.date, debt_items.c.created_at)
-    )
+    items = await conn.execute(_ITEMS, bound)
     totals: dict[str, Decimal] = {}
     for item in items:
         totals[item.kind] = totals.get(item.kind, Decimal("0")) + item.amount
@@ -175,18 +199,7 @@ async def balance_of(conn: AsyncConnection, org_id: str, account_id: str) -> Bal
 
 
 async def active_promise(conn: AsyncConnection, org_id: str, account_id: str) -> PromiseInfo | None:
-    row = (
-        await conn.execute(
-            select(promises.c.amount, promises.c.currency, promises.c.due_date)
-            .where(
-                promises.c.org_id == org_id,
-                promises.c.account_id == account_id,
-                promises.c.status == "active",
-            )
-            .order_by(promises.c.created_at.desc())
-            .limit(1)
-        )
-    ).first()
+    row = (await conn.execute(_ACTIVE_PROMISE, {"s_org": org_id, "s_account": account_id})).first()
     return None if row is None else PromiseInfo(row.amount, row.currency, row.due_date)
 
 
@@ -197,13 +210,19 @@ async def identity_facts(
 
     Only the identity check reads these; they never leave the backoffice.
     """
-    row = (
-        await conn.execute(
-            select(contacts.c.document_last4, contacts.c.date_of_birth)
-            .join(accounts, accounts.c.contact_id == contacts.c.id)
-            .where(accounts.c.org_id == org_id, accounts.c.id == account_id)
-        )
-    ).first()
+    row = (await conn.execute(_IDENTITY, {"s_org": org_id, "s_account": account_id})).first()
     if row is None:
         raise NotFound("account")
     return row.document_last4, row.date_of_birth
+
+
+async def contact_timezone(conn: AsyncConnection, org_id: str, account_id: str) -> str | None:
+    """The time zone of the account's debtor (None: the organization's applies).
+
+    Raises: NotFound.
+    """
+    row = (await conn.execute(_TIMEZONE, {"s_org": org_id, "s_account": account_id})).first()
+    if row is None:
+        raise NotFound("account")
+    timezone: str | None = row.timezone
+    return timezone

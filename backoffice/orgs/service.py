@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice import audit
@@ -161,10 +161,14 @@ async def update_organization(
 
 async def get_organization(conn: AsyncConnection, org_id: str) -> Organization:
     """Raises: NotFound."""
-    row = (await conn.execute(select(organizations).where(organizations.c.id == org_id))).first()
+    row = (await conn.execute(_BY_ID, {"o_id": org_id})).first()
     if row is None:
         raise NotFound("organization")
     return _org(row)
+
+
+# Built once: read on every tool call that applies the organization's rules.
+_BY_ID = select(organizations).where(organizations.c.id == bindparam("o_id"))
 
 
 async def create_api_key(db: Database, org_id: str, name: str, role: str) -> tuple[ApiKey, str]:

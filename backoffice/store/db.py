@@ -13,15 +13,21 @@ transaction see it too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from backoffice.store.engine import create_engine, sqlite_file
 from backoffice.store.migrate import upgrade
+
+log = structlog.get_logger(__name__)
+
+#: Work to run once a transaction has committed, given the database to open its own.
+FollowUp = Callable[["Database"], Awaitable[object]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,28 @@ class _Open:
     database: Database
     task: asyncio.Task[object] | None
     conn: AsyncConnection
+    follow_ups: list[FollowUp] = field(default_factory=list)
+
+
+def after_commit(conn: AsyncConnection, job: FollowUp) -> bool:
+    """Run ``job`` in a task of its own once ``conn``'s transaction has committed.
+
+    For bookkeeping derived from what the transaction wrote that the caller need not
+    wait for (a tool call answers the agent before the account's priority is
+    rescored). Nothing runs if the transaction rolls back. The job opens its own
+    transaction; if the process stops before it runs, the derived value is stale
+    until the next full recomputation, so only derived values belong here.
+
+    Returns False, queueing nothing, when ``conn`` is not a transaction opened by
+    :meth:`Database.transaction` in this task: the caller then does the work inline.
+    """
+    current = _open.get()
+    if current is None or current.conn is not conn:
+        return False
+    if current.task is not asyncio.current_task():
+        return False
+    current.follow_ups.append(job)
+    return True
 
 
 _open: ContextVar[_Open | None] = ContextVar("parley_open_transaction", default=None)
@@ -48,6 +76,7 @@ class Database:
         # gives up after its timeout; queueing writers here instead hands the lock on
         # the moment it is free, in order. Readers are not queued (WAL snapshots).
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._follow_ups: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, url: str, *, migrate: bool = True) -> Database:
@@ -113,7 +142,8 @@ class Database:
             await lock.acquire()
         try:
             async with self._connect() as conn, conn.begin():
-                token = _open.set(_Open(self, asyncio.current_task(), conn))
+                opened = _Open(self, asyncio.current_task(), conn)
+                token = _open.set(opened)
                 try:
                     yield conn
                 finally:
@@ -121,6 +151,26 @@ class Database:
         finally:
             if lock is not None:
                 lock.release()
+        for job in opened.follow_ups:
+            self._start_follow_up(job)
+
+    def _start_follow_up(self, job: FollowUp) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_follow_up(job))
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_ups.discard)
+
+    async def _run_follow_up(self, job: FollowUp) -> None:
+        try:
+            await job(self)
+        except Exception:
+            # The transaction it follows has committed; a failure here leaves a
+            # derived value stale, which the next full recomputation repairs.
+            log.exception("db.follow_up_failed")
+
+    async def settle(self) -> None:
+        """Wait until the work queued by :func:`after_commit` has run (tests, shutdown)."""
+        while self._follow_ups:
+            await asyncio.gather(*self._follow_ups, return_exceptions=True)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -132,6 +182,7 @@ class Database:
             yield conn
 
     async def close(self) -> None:
+        await self.settle()
         await self.engine.dispose()
         if self.inline_engine is not None:
             await self.inline_engine.dispose()

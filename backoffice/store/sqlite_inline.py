@@ -163,4 +163,3 @@ def inline_connector(path: str) -> Callable[[], Any]:
         return InlineConnection(conn)
 
     return connect
-

@@ -21,6 +21,7 @@ from agent_tools.catalog import default_registry
 from agent_tools.promise import RegisterPromiseParams
 from agent_tools.registry import Tool, ToolContext, ToolResult
 from agent_tools.runtime import ToolRuntime
+from backoffice.accounts import priority
 from backoffice.calls.models import PromiseRequest
 from backoffice.calls.records import RecordsResolver
 from backoffice.calls.sessions import find_session, open_session
@@ -267,6 +268,21 @@ async def test_a_promise_lands_in_the_account_once_with_status_timeline_and_audi
     assert (await desk.account()).status == "promise_active"
     assert await desk.count(interaction_events, kind="promise") == 1
     assert await desk.count(audit_log, action="promise.create") == 1
+
+
+async def test_the_promise_rescores_the_account_once_the_agent_is_answered(
+    desk: Desk,
+) -> None:
+    await desk.verify()
+    assert (await desk.account()).priority_computed_at is None
+    body = await desk.tool("register_promise", amount="120.50", date="2026-11-20")
+    assert body["ok"]
+    await desk.db.settle()
+    stored = await desk.account()
+    assert stored.priority_computed_at is not None
+    async with desk.db.transaction() as conn:
+        fresh = await priority.recalculate(conn, org_id=desk.org_id, account_id=desk.account_id)
+    assert stored.priority_score == fresh.score
 
 
 async def test_a_new_promise_replaces_the_active_one(desk: Desk) -> None:
