@@ -29,15 +29,20 @@ async def record(
     """Append one entry. ``actor`` names a person, key or system part (``api:ops``,
     ``agent:<call_sid>``, ``portal``, ``import``); never put secrets in ``detail``."""
     await conn.execute(
-        insert(audit_log).values(
-            id=new_id(),
-            org_id=org_id,
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            reason=reason,
-            detail=detail,
-            at=utcnow(),
-        )
+        _APPEND,
+        {
+            "id": new_id(),
+            "org_id": org_id,
+            "actor": actor,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "reason": reason,
+            "detail": detail,
+            "at": utcnow(),
+        },
     )
+
+
+# Built once, values given at execution: every agent action appends an entry.
+_APPEND = insert(audit_log)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bin import bench_report
+from bin import bench_agent, bench_report
 from bin.bench_gateway import GatewayError
 from bin.bench_proc import PeerError
 from bin.bench_stage import StageSpec, run_stage
@@ -199,6 +199,8 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
                     options.tool_calls,
                     options.tool_seconds,
                     warmup_calls=options.warmup_calls,
+                    # Long enough for each warm-up call to run the whole tool cycle once.
+                    warmup_seconds=tool_warmup_seconds(options.tool_every_s),
                     pin=options.pin,
                     tool_every_s=options.tool_every_s,
                 ),
@@ -207,6 +209,12 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
         report["find_max"] = find_max(options, workdir, quiet) if options.find_max else None
     report["targets"] = bench_report.targets(report)
     return report
+
+
+def tool_warmup_seconds(every_s: float) -> float:
+    """A warm-up call's length for the tool stage: its first tool call comes after
+    about a second, then one every ``every_s`` through the bench conversation's cycle."""
+    return 1.5 + every_s * bench_agent.TOOL_CYCLE_LENGTH
 
 
 @contextlib.contextmanager

@@ -258,13 +258,8 @@ class _Conversation:
             rec.other_messages += 1
 
 
-def tool_call(n: int) -> tuple[str, dict[str, Any]]:
-    """The n-th tool call of a bench conversation: verify first, then a mix of reads and
-    writes as a collections call makes them (balance, promise, callback)."""
-    if n == 0:
-        return "verify_identity", {"document_last4": "1234"}
-    today = dt.date.today()
-    cycle: list[tuple[str, dict[str, Any]]] = [
+def _tool_cycle(today: dt.date) -> list[tuple[str, dict[str, Any]]]:
+    return [
         ("lookup_account", {}),
         (
             "register_promise",
@@ -273,6 +268,18 @@ def tool_call(n: int) -> tuple[str, dict[str, Any]]:
         ("lookup_account", {}),
         ("schedule_callback", {"at": f"{today + dt.timedelta(days=1)}T12:00"}),
     ]
+
+
+#: Tool calls of a bench conversation before its cycle repeats (verify, then the cycle).
+TOOL_CYCLE_LENGTH = 1 + len(_tool_cycle(dt.date.today()))
+
+
+def tool_call(n: int) -> tuple[str, dict[str, Any]]:
+    """The n-th tool call of a bench conversation: verify first, then a mix of reads and
+    writes as a collections call makes them (balance, promise, callback)."""
+    if n == 0:
+        return "verify_identity", {"document_last4": "1234"}
+    cycle = _tool_cycle(dt.date.today())
     return cycle[(n - 1) % len(cycle)]
 
 

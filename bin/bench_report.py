@@ -235,6 +235,9 @@ def render(report: dict[str, Any]) -> str:
                 by_name["tool round trip p99"],
             )
         )
+        cold = tools.get("warmup_tool_round_trip_ms")
+        if cold and cold["n"]:
+            lines.append(_dist_row("  each tool's first calls after start", cold))
         if trip["errors"]:
             lines.append(f"  tool errors: {trip['errors']} ({'; '.join(trip['error_samples'])})")
     clear = main["interruption_to_clear_ms"]

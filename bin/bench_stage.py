@@ -24,7 +24,7 @@ import psutil
 from bin import bench_agent, bench_live, bench_twilio
 from bin.bench_cpu import CpuWindow
 from bin.bench_gateway import ACCOUNT_SID, AUTH_TOKEN, BENCH_KEY, GatewayError, GatewayProcess
-from bin.bench_merge import merge
+from bin.bench_merge import merge, summary_ms
 from bin.bench_proc import Peer
 
 SPACING_S = 0.005  # one new call every 5 ms ...
@@ -118,6 +118,7 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
     plan = gateway_cpu_plan(spec.pin, spec.processes)
     gateway_cpus, peer_cpus = plan if plan is not None else (None, None)
     agent = twilio = live = None
+    warmup: bench_agent.AgentReport | None = None
     gateways: list[GatewayProcess] = []
     try:
         agent = Peer("bench-agent-peer", bench_agent.main, lifetime)
@@ -160,7 +161,7 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
                 nonce ^ 1,
             )
             twilio.request(run, 60 + spec.warmup_seconds)
-            agent.request(bench_agent.Collect(spec.warmup_calls * spec.processes, 1.5), 20)
+            warmup = agent.request(bench_agent.Collect(spec.warmup_calls * spec.processes, 1.5), 20)
             time.sleep(0.5)  # let the warm-up calls' recordings be written
 
         if spec.supervisors:
@@ -206,6 +207,12 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         live_report = live.request(bench_live.Report(), 30) if live is not None else None
         gateway_alive = all(g.alive() for g in gateways)
         figures = merge(twilio_report, agent_report)
+        if warmup is not None:
+            # Each tool's first call in a fresh process (statements compiled, code
+            # paths warmed), kept apart from the steady figures, and shown.
+            figures["warmup_tool_round_trip_ms"] = summary_ms(
+                [v for c in warmup.calls for v in c.tool_rtt_ns]
+            )
     finally:
         for peer in (twilio, agent, live):
             if peer is not None:

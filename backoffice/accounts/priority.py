@@ -19,15 +19,17 @@ not yet due is pending).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice.accounts.models import Factor, Priority
@@ -115,21 +117,80 @@ async def recalculate(
 
 
 async def recalculate_after_commit(conn: AsyncConnection, *, org_id: str, account_id: str) -> None:
-    """Rescore the account once the caller's transaction has committed, in a
-    transaction of its own; inline when ``conn`` is not a :class:`Database` transaction.
+    """Rescore the account soon after the caller's transaction has committed; inline
+    when ``conn`` is not a :class:`Database` transaction.
 
     For the agent's actions mid-call: the agent is answered without waiting for the
     score (a count over the organization's open accounts, and the factors' reads).
-    The call list sees the new score a moment later; should the process stop in
-    between, the nightly :func:`recalculate_organization` catches up.
+    Accounts changed within :data:`RESCORE_GATHER_S` of each other are rescored
+    together (:func:`rescore_accounts`), so a burst of promises across many calls
+    costs one batch, not one rescore each. The call list sees the new score a moment
+    later; should the process stop in between, the nightly
+    :func:`recalculate_organization` catches up.
     """
 
     async def rescore(db: Database) -> None:
-        async with db.transaction() as own:
-            await recalculate(own, org_id=org_id, account_id=account_id)
+        await _rescore_soon(db, org_id, account_id)
 
     if not after_commit(conn, rescore):
         await recalculate(conn, org_id=org_id, account_id=account_id)
+
+
+#: How long a background rescore waits for more accounts to batch with.
+RESCORE_GATHER_S = 0.1
+
+
+@dataclass
+class _Backlog:
+    """Accounts waiting for a background rescore, per organization."""
+
+    accounts: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    draining: bool = False
+
+
+_backlogs: weakref.WeakKeyDictionary[Database, _Backlog] = weakref.WeakKeyDictionary()
+
+
+async def _rescore_soon(db: Database, org_id: str, account_id: str) -> None:
+    backlog = _backlogs.setdefault(db, _Backlog())
+    backlog.accounts[org_id].add(account_id)
+    if backlog.draining:
+        return  # the drain under way takes it
+    backlog.draining = True
+    try:
+        await asyncio.sleep(RESCORE_GATHER_S)
+        while backlog.accounts:
+            org, ids = backlog.accounts.popitem()
+            await rescore_accounts(db, org, sorted(ids))
+    finally:
+        backlog.draining = False
+
+
+async def rescore_accounts(db: Database, org_id: str, account_ids: Sequence[str]) -> int:
+    """Rescore some accounts of one organization without holding up live calls.
+
+    The inputs are read on an ordinary connection (on SQLite, the driver's thread:
+    the count over the organization's accounts does not run on the event loop) and
+    the scores written in one short transaction. A score computed meanwhile from
+    fresher inputs (an operator's change) is left as it is. Returns how many were
+    written or skipped as already fresher; unknown ids are ignored.
+    """
+    started = utcnow()
+    async with db.read() as conn:
+        rows = list(
+            await conn.execute(
+                select(accounts).where(
+                    accounts.c.org_id == org_id, accounts.c.id.in_(list(account_ids))
+                )
+            )
+        )
+        if not rows:
+            return 0
+        saved, _ = await _score_rows(conn, org_id, rows, counting_ranker(conn, org_id), started)
+    with db.short_statements():
+        async with db.transaction() as conn:
+            await _save(conn, org_id, saved, unless_newer=True)
+    return len(saved)
 
 
 async def recalculate_organization(
@@ -167,6 +228,19 @@ async def _score_batch(
     now: dt.datetime | None,
 ) -> list[Priority]:
     now = now or utcnow()
+    saved, out = await _score_rows(conn, org_id, rows, ranker, now)
+    await _save(conn, org_id, saved)
+    return out
+
+
+async def _score_rows(
+    conn: AsyncConnection,
+    org_id: str,
+    rows: Sequence[Row[*tuple[Any, ...]]],
+    ranker: Ranker,
+    now: dt.datetime,
+) -> tuple[list[dict[str, Any]], list[Priority]]:
+    """Score the rows from their inputs as read on ``conn``: (rows to save, priorities)."""
     today = now.date()
     ids = [r.id for r in rows]
     people = await _contacts(conn, org_id, {r.contact_id for r in rows})
@@ -194,8 +268,7 @@ async def _score_batch(
         result = score(inputs)
         saved.append(_saved(row.id, result, now))
         out.append(priority_of(result, now))
-    await _save(conn, org_id, saved)
-    return out
+    return saved, out
 
 
 def priority_of(result: Score, at: dt.datetime) -> Priority:
@@ -239,13 +312,24 @@ def _saved(account_id: str, result: Score, at: dt.datetime) -> dict[str, Any]:
     return {"b_id": account_id, "b_score": result.score, "b_factors": factors, "b_at": at}
 
 
-async def _save(conn: AsyncConnection, org_id: str, saved: list[dict[str, Any]]) -> None:
-    """One statement, executed for every account of the batch."""
+async def _save(
+    conn: AsyncConnection, org_id: str, saved: list[dict[str, Any]], *, unless_newer: bool = False
+) -> None:
+    """One statement, executed for every account of the batch.
+
+    ``unless_newer``: leave an account whose score was computed after this one's inputs
+    were read (a score read outside the writing transaction must not overwrite a
+    fresher one).
+    """
     if not saved:
         return
+    where = [accounts.c.id == bindparam("b_id"), accounts.c.org_id == org_id]
+    if unless_newer:
+        computed = accounts.c.priority_computed_at
+        where.append(or_(computed.is_(None), computed <= bindparam("b_at", type_=computed.type)))
     await conn.execute(
         update(accounts)
-        .where(accounts.c.id == bindparam("b_id"), accounts.c.org_id == org_id)
+        .where(*where)
         # a rescore is not an edit of the account: updated_at stays as it was
         .values(
             priority_score=bindparam("b_score"),

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice import audit
@@ -101,6 +101,18 @@ async def _move(
     return change.changed
 
 
+# Built once: run by every promise the agent registers.
+_SUPERSEDE = (
+    update(promises)
+    .where(
+        promises.c.org_id == bindparam("p_org"),
+        promises.c.account_id == bindparam("p_account"),
+        promises.c.status == "active",
+    )
+    .values(status="superseded")
+)
+
+
 async def register_promise(
     conn: AsyncConnection,
     call: CallRef,
@@ -129,13 +141,7 @@ async def register_promise(
     if refusal is not None:
         return refusal
     superseded = await conn.execute(
-        update(promises)
-        .where(
-            promises.c.org_id == call.org_id,
-            promises.c.account_id == call.account_ref,
-            promises.c.status == "active",
-        )
-        .values(status="superseded")
+        _SUPERSEDE, {"p_org": call.org_id, "p_account": call.account_ref}
     )
     promise_id = new_id()
     await conn.execute(
@@ -154,7 +160,11 @@ async def register_promise(
         },
     )
     words = f"{request.amount} {account.currency} on {request.due_date.isoformat()}"
-    await _move(conn, call, "promise_active", f"promise to pay {words}", locked=account)
+    if not await _move(conn, call, "promise_active", f"promise to pay {words}", locked=account):
+        # No status change, but a pending promise moves the score all the same.
+        await priority.recalculate_after_commit(
+            conn, org_id=call.org_id, account_id=call.account_ref
+        )
     await _event(
         conn,
         call,

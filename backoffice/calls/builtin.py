@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from backoffice.calls import actions, outcomes, subjects
 from backoffice.calls.models import (
@@ -25,16 +27,33 @@ from backoffice.calls.models import (
 from backoffice.calls.policy import policy_of
 from backoffice.calls.rules import callback_words
 from backoffice.compliance.check import contact_zone
+from backoffice.orgs.models import Organization
 from backoffice.orgs.service import get_organization
 from backoffice.store.db import Database
+
+OrganizationSource = Callable[[str], Awaitable[Organization]]
 
 
 class BuiltinRecords:
     kind = "builtin"
 
-    def __init__(self, db: Database, clock: Callable[[], dt.datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], dt.datetime],
+        organization: OrganizationSource | None = None,
+    ) -> None:
+        """``organization``: where the actions read the organization's rules from (the
+        resolver's briefly cached copy, which the tool's own checks already use);
+        default: the database, in the action's transaction."""
         self.db = db
         self.clock = clock
+        self._organization = organization
+
+    async def _org(self, conn: AsyncConnection, org_id: str) -> Organization:
+        if self._organization is not None:
+            return await self._organization(org_id)
+        return await get_organization(conn, org_id)
 
     async def call_subject(self, org_id: str, account_ref: str) -> CallSubject:
         async with self.db.read() as conn:
@@ -62,7 +81,7 @@ class BuiltinRecords:
         self, call: CallRef, request: PromiseRequest, key: str
     ) -> ActionResult:
         async with self.db.transaction() as conn:
-            org = await get_organization(conn, call.org_id)
+            org = await self._org(conn, call.org_id)
             timezone = await subjects.contact_timezone(conn, call.org_id, call.account_ref or "")
             zone, _ = contact_zone(org, timezone)
             today = self.clock().astimezone(zone).date()
@@ -74,7 +93,7 @@ class BuiltinRecords:
         self, call: CallRef, request: CallbackRequest, key: str
     ) -> ActionResult:
         async with self.db.transaction() as conn:
-            org = await get_organization(conn, call.org_id)
+            org = await self._org(conn, call.org_id)
             timezone = await subjects.contact_timezone(conn, call.org_id, call.account_ref or "")
             zone, _ = contact_zone(org, timezone)
             words = callback_words(request.at, zone)
@@ -102,7 +121,7 @@ class BuiltinRecords:
         self, call: CallRef, number: str, relation: str, key: str
     ) -> ActionResult:
         async with self.db.transaction() as conn:
-            org = await get_organization(conn, call.org_id)
+            org = await self._org(conn, call.org_id)
             return await actions.add_alternate_number(conn, call, number, relation, org=org)
 
     async def mark_wrong_party(self, call: CallRef, key: str) -> ActionResult:

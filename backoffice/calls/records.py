@@ -38,7 +38,7 @@ class RecordsResolver:
         ttl_s: float = 5.0,
     ) -> None:
         self.db = db
-        self.builtin = BuiltinRecords(db, clock)
+        self.builtin = BuiltinRecords(db, clock, organization=self._organization)
         self._remote = remote
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[float, OrgCalls]] = {}
@@ -69,6 +69,9 @@ class RecordsResolver:
         entry = OrgCalls(org, policy, records)
         self._cache[org_id] = (now + self._ttl_s, entry)
         return entry
+
+    async def _organization(self, org_id: str) -> Organization:
+        return (await self.org_calls(org_id)).org
 
     def forget(self, org_id: str) -> None:
         self._cache.pop(org_id, None)

@@ -13,6 +13,7 @@ transaction see it too.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -155,7 +156,11 @@ class Database:
             self._start_follow_up(job)
 
     def _start_follow_up(self, job: FollowUp) -> None:
-        task = asyncio.get_running_loop().create_task(self._run_follow_up(job))
+        # Background work: on the driver's thread, not inline on the loop, even when
+        # queued from a short-statements block (a job may open its own short one).
+        context = contextvars.copy_context()
+        context.run(_short.set, False)
+        task = asyncio.get_running_loop().create_task(self._run_follow_up(job), context=context)
         self._follow_ups.add(task)
         task.add_done_callback(self._follow_ups.discard)
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import select
 
-from backoffice.accounts.priority import recalculate, recalculate_organization
+from backoffice.accounts.priority import (
+    recalculate,
+    recalculate_after_commit,
+    recalculate_organization,
+    rescore_accounts,
+)
 from backoffice.store.db import Database
 from backoffice.store.tables import accounts
 from tests.backoffice.accounts.data import (
@@ -129,3 +135,55 @@ async def test_priority_api_recalculates_and_returns_the_breakdown(db: Database)
     assert body["computed_at"].endswith(("+00:00", "Z"))
     assert listed.json()["items"][0]["id"] == ids["target"]  # the only scored one
     assert listed.json()["items"][0]["priority_score"] == body["score"]
+
+
+async def _stored(db: Database, account_id: str) -> Any:
+    async with db.read() as conn:
+        return (await conn.execute(select(accounts).where(accounts.c.id == account_id))).one()
+
+
+async def test_background_rescore_scores_like_one_by_one(db: Database) -> None:
+    async with api_harness(db) as api:
+        ids = await _portfolio(api)
+        org = api.a.org.id
+        written = await rescore_accounts(db, org, [ids["target"], ids["small"], "no-such-id"])
+        assert written == 2
+        for key in ("target", "small"):
+            row = await _stored(db, ids[key])
+            assert row.priority_computed_at is not None
+            async with db.transaction() as conn:
+                again = await recalculate(
+                    conn, org_id=org, account_id=ids[key], now=row.priority_computed_at
+                )
+            assert row.priority_score == again.score
+        # another organization's account is not touched through this one's id list
+        assert await rescore_accounts(db, api.b.org.id, [ids["target"]]) == 0
+
+
+async def test_background_rescore_leaves_a_score_computed_from_fresher_inputs(
+    db: Database,
+) -> None:
+    async with api_harness(db) as api:
+        ids = await _portfolio(api)
+        org = api.a.org.id
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+        async with db.transaction() as conn:
+            fresher = await recalculate(conn, org_id=org, account_id=ids["target"], now=later)
+        await rescore_accounts(db, org, [ids["target"]])
+        row = await _stored(db, ids["target"])
+        assert row.priority_computed_at == later
+        assert row.priority_score == fresher.score
+
+
+async def test_changes_close_together_are_rescored_in_one_batch(db: Database) -> None:
+    async with api_harness(db) as api:
+        ids = await _portfolio(api)
+        org = api.a.org.id
+        for key in ("target", "small", "euro"):
+            async with db.transaction() as conn:
+                await recalculate_after_commit(conn, org_id=org, account_id=ids[key])
+        await db.settle()
+        rows = [await _stored(db, ids[key]) for key in ("target", "small", "euro")]
+    assert all(r.priority_score is not None for r in rows)
+    # one batch: the three were scored from one reading, at one time
+    assert len({r.priority_computed_at for r in rows}) == 1
