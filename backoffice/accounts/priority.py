@@ -125,8 +125,9 @@ async def recalculate_after_commit(conn: AsyncConnection, *, org_id: str, accoun
     Accounts changed within :data:`RESCORE_GATHER_S` of each other are rescored
     together (:func:`rescore_accounts`), so a burst of promises across many calls
     costs one batch, not one rescore each. The call list sees the new score a moment
-    later; should the process stop in between, the nightly
-    :func:`recalculate_organization` catches up.
+    later. Should the process stop in between, the account keeps its previous score
+    until it is next rescored (its next change, ``POST /api/accounts/{id}/priority``,
+    or an organization-wide :func:`recalculate_organization`).
     """
 
     async def rescore(db: Database) -> None:

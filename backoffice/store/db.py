@@ -47,8 +47,8 @@ def after_commit(conn: AsyncConnection, job: FollowUp) -> bool:
     For bookkeeping derived from what the transaction wrote that the caller need not
     wait for (a tool call answers the agent before the account's priority is
     rescored). Nothing runs if the transaction rolls back. The job opens its own
-    transaction; if the process stops before it runs, the derived value is stale
-    until the next full recomputation, so only derived values belong here.
+    transaction; if the process stops before it runs, the derived value stays stale
+    until it is next recomputed, so only derived values belong here.
 
     Returns False, queueing nothing, when ``conn`` is not a transaction opened by
     :meth:`Database.transaction` in this task: the caller then does the work inline.
