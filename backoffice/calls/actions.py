@@ -193,6 +193,12 @@ async def register_promise(
     )
 
 
+# Built once: run by every callback the agent books.
+_HOLD_CONTACT = update(accounts).where(
+    accounts.c.org_id == bindparam("h_org"), accounts.c.id == bindparam("h_account")
+)
+
+
 async def schedule_callback(
     conn: AsyncConnection, call: CallRef, request: CallbackRequest, *, key: str, local: str
 ) -> ActionResult:
@@ -216,9 +222,8 @@ async def schedule_callback(
     )
     # The strategy waits for the callback: no automated contact before it.
     await conn.execute(
-        update(accounts)
-        .where(accounts.c.org_id == call.org_id, accounts.c.id == call.account_ref)
-        .values(next_contact_at=request.at)
+        _HOLD_CONTACT,
+        {"h_org": call.org_id, "h_account": call.account_ref, "next_contact_at": request.at},
     )
     await _event(
         conn, call, "callback", f"Callback scheduled for {local}", at=request.at.isoformat()
