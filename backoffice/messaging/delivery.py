@@ -19,6 +19,8 @@ import structlog
 from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from backoffice.compliance import optout
+from backoffice.errors import InvalidInput
 from backoffice.messaging import events, store
 from backoffice.messaging.status import (
     HARD_FAILURES,
@@ -26,6 +28,7 @@ from backoffice.messaging.status import (
     TWILIO_STATUSES,
     advances,
 )
+from backoffice.orgs.service import get_organization
 from backoffice.store.tables import message_events, messages, new_id, utcnow
 
 log = structlog.get_logger(__name__)
@@ -65,10 +68,43 @@ async def accepted(conn: AsyncConnection, row: Row[Any], provider_id: str, statu
         await store.set_state(conn, row, status=row.status, provider_id=provider_id)
 
 
+#: Twilio's "the recipient has opted out": they replied STOP to this sender at the
+#: carrier (possibly before parley ever wrote to them).
+CARRIER_OPT_OUT = "21610"
+
+
 async def fail_now(conn: AsyncConnection, row: Row[Any], code: str, message: str) -> None:
     """The provider refused the send itself."""
     await _record(conn, row, f"send:{row.id}", "send.refused", "failed", {"code": code})
     await _move(conn, row, "failed", code, message)
+    await _honour_carrier_opt_out(conn, row, code)
+
+
+async def _honour_carrier_opt_out(conn: AsyncConnection, row: Row[Any], code: str | None) -> None:
+    """A STOP the carrier reports is the debtor's word like a STOP reply to parley: the
+    contacts reachable at that number are opted out of every channel, audited."""
+    if code != CARRIER_OPT_OUT or row.channel != "sms":
+        return
+    org = await get_organization(conn, row.org_id)
+    try:
+        matched = await optout.opt_out_phone(
+            conn,
+            org_id=row.org_id,
+            region=org.country,
+            phone=row.to_address,
+            reason=f"the carrier reports the recipient replied STOP (Twilio {code})",
+            actor="carrier:twilio",
+            source="reply",
+        )
+    except InvalidInput:
+        matched = []
+    log.info(
+        "message.carrier_opt_out",
+        org_id=row.org_id,
+        account_id=row.account_id,
+        message_id=row.id,
+        contacts=len(matched),
+    )
 
 
 async def apply_twilio_status(
@@ -95,6 +131,7 @@ async def apply_twilio_status(
     if status is None or not advances(row.status, status):
         return Applied("kept", row.id, row.status)
     await _move(conn, row, status, code, params.get("ChannelStatusMessage"))
+    await _honour_carrier_opt_out(conn, row, code)
     return Applied("applied", row.id, status)
 
 

@@ -138,6 +138,8 @@ class TwilioMessaging:
         self.contents: dict[str, Content] = {}
         self.recipients: dict[str, Recipient] = {}
         self.default_recipient = Recipient()
+        #: Numbers that replied STOP at the carrier: an SMS to them is refused (21610).
+        self.unsubscribed: set[str] = set()
         self.inbound: list[WebhookRecord] = []
         self._last_inbound: dict[tuple[str, str], dt.datetime] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -159,6 +161,8 @@ class TwilioMessaging:
         for name, value in (("To", to), ("From", from_)):
             if not E164.match(value.removeprefix("whatsapp:")):
                 raise TwilioApiError(400, 21211, f"Invalid '{name}' Phone Number: {value}")
+        if not whatsapp and to in self.unsubscribed:
+            raise TwilioApiError(400, 21610, "Attempt to send to unsubscribed recipient")
         body, content_sid = one.get("Body", ""), one.get("ContentSid")
         variables: dict[str, str] = {}
         if content_sid:

@@ -83,6 +83,48 @@ async def test_a_hard_failure_is_final_marks_the_interaction_and_tells_the_strat
         assert event.payload["address"] == "+34600111222"
 
 
+async def test_a_stop_the_carrier_reports_opts_the_debtor_out_of_everything(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with messaging_world(tmp_path, database_url) as w:
+        await w.verified_domain()
+        contact, account = await w.debtor(email="ana@example.org")
+        w.twilio.messaging.unsubscribed.add("+34600111222")  # replied STOP at the carrier
+        sent = await w.send(account, channel="sms", template="payment_reminder")
+        row = await w.message_row(sent.json()["message_id"])
+        assert (row.status, row.error_code) == ("failed", "21610")
+        shown = (await w.http.get(f"/api/contacts/{contact}", headers=w.headers())).json()
+        assert shown["opted_out"] is True
+        assert "STOP" in shown["opted_out_reason"]
+        emails_before = dict(w.resend.emails)
+        refused = await w.send(account, channel="email", template="payment_reminder")
+        assert (refused.status_code, refused.json()["reason"]) == (409, "opted_out")
+        assert w.resend.emails == emails_before
+
+
+async def test_a_carrier_stop_reported_late_opts_out_too(tmp_path: Path, database_url: str) -> None:
+    async with messaging_world(tmp_path, database_url) as w:
+        w.twilio.messaging.recipients["+34600111222"] = Recipient(
+            outcome="undelivered", error_code="21610"
+        )
+        contact, account = await w.debtor()
+        await w.send(account, channel="sms", template="payment_reminder")
+        await w.twilio.messaging.wait_for_message()
+        await w.twilio.messaging.idle()
+        shown = (await w.http.get(f"/api/contacts/{contact}", headers=w.headers())).json()
+        assert shown["opted_out"] is True
+        # another failure code is a failure, not the debtor's word
+        other_contact, other = await w.debtor(phone="+34600999888")
+        w.twilio.messaging.recipients["+34600999888"] = Recipient(
+            outcome="undelivered", error_code="30005"
+        )
+        await w.send(other, channel="sms", template="payment_reminder")
+        await w.twilio.messaging.wait_for_message(1)
+        await w.twilio.messaging.idle()
+        other_shown = (await w.http.get(f"/api/contacts/{other_contact}", headers=w.headers()))
+        assert other_shown.json()["opted_out"] is False
+
+
 async def test_an_email_bounce_is_a_hard_failure_and_opens_are_reads(
     tmp_path: Path, database_url: str
 ) -> None:
