@@ -18,13 +18,18 @@ Every request carrying the cookie is checked again, in order:
   a key ends its sessions at once.
 
 The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Strict`` and, when the
-public URL is https, ``Secure``. Signing out deletes it from the browser; a copy
-taken before stays valid until it expires or its key is revoked.
+public URL is https, ``Secure``. Signing out deletes it from the browser and records
+the session as signed out (:func:`end_session`, in the shared database: every gateway
+process sees it), so a copy of the cookie taken before, in another tab or on another
+machine, is refused from then on too. A ``WS /live`` socket already open keeps
+streaming until it closes; its next connection is refused.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -33,11 +38,14 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from backoffice.orgs.service import Principal, principal_of_key
 from backoffice.store.db import Database
+from backoffice.store.tables import signed_out_sessions, utcnow
 from backoffice.vault import server_secret
 
 SESSION_COOKIE = "parley_session"
@@ -54,6 +62,13 @@ class Session:
     key_id: str
     org_id: str
     csrf: str
+    #: When the cookie was signed (None for one just issued: now).
+    issued_at: dt.datetime | None = None
+
+    @property
+    def digest(self) -> str:
+        """What a signed-out session is remembered by (its random token, hashed)."""
+        return hashlib.sha256(self.csrf.encode()).hexdigest()
 
 
 class SessionSigner:
@@ -74,14 +89,16 @@ class SessionSigner:
     def read(self, token: str) -> Session | None:
         """The session in ``token``, or None when forged, malformed or expired."""
         try:
-            value = self._serializer.loads(token, max_age=self.ttl_s)
+            value, signed_at = self._serializer.loads(
+                token, max_age=self.ttl_s, return_timestamp=True
+            )
         except BadSignature:
             return None
         if not (isinstance(value, list) and len(value) == 3):
             return None
         if not all(isinstance(v, str) and v for v in value):
             return None
-        return Session(value[0], value[1], value[2])
+        return Session(value[0], value[1], value[2], signed_at)
 
 
 @functools.lru_cache(maxsize=4)
@@ -118,7 +135,40 @@ async def session_principal(conn: HTTPConnection, db: Database) -> Principal | N
     elif not same_origin(conn):
         return None
     async with db.read() as read:
+        if (await read.execute(_SIGNED_OUT, {"digest": session.digest})).first() is not None:
+            return None
         return await principal_of_key(read, session.key_id, session.org_id)
+
+
+_SIGNED_OUT = select(signed_out_sessions.c.digest).where(
+    signed_out_sessions.c.digest == bindparam("digest")
+)
+
+
+async def end_session(db: Database, session: Session) -> None:
+    """Refuse this session from now on, wherever its cookie is presented.
+
+    Remembered until the cookie would have expired anyway; expired entries are
+    dropped as new ones are written. Signing out twice is harmless.
+    """
+    now = utcnow()
+    signed = session.issued_at or now
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(
+                delete(signed_out_sessions).where(signed_out_sessions.c.expires_at < now)
+            )
+            await conn.execute(
+                signed_out_sessions.insert(),
+                {
+                    "digest": session.digest,
+                    "org_id": session.org_id,
+                    "expires_at": signed + dt.timedelta(seconds=SESSION_TTL_S),
+                    "created_at": now,
+                },
+            )
+    except IntegrityError:
+        pass  # already signed out
 
 
 def same_origin(conn: HTTPConnection) -> bool:

@@ -568,3 +568,18 @@ domain_events = Table(
     Column("consumed_by", String(64), nullable=True),
     Index("ix_domain_events_org_pending", "org_id", "consumed_at", "created_at"),
 )
+
+# --- operator sessions (migration 0006) ----------------------------------------------
+
+# Session cookies signed out before they expire: a copy of one taken before the
+# sign-out (another tab, another machine) is refused too. Keyed by a digest of the
+# session's random token, never the cookie itself; a row is useless after
+# ``expires_at`` (the cookie has expired anyway) and is pruned.
+signed_out_sessions = Table(
+    "signed_out_sessions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    _org(),
+    Column("expires_at", UTCDateTime(), nullable=False, index=True),
+    _created(),
+)

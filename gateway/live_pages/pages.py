@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from backoffice.api.auth import principal_of
 from backoffice.api.session import (
     clear_session_cookie,
+    end_session,
     session_of,
     set_session_cookie,
     signer_for,
@@ -137,6 +138,9 @@ async def sign_out(request: Request) -> Response:
     session = session_of(request)
     if session is not None and str(form.get("csrf", "")) != session.csrf:
         return Response("the sign-out form is out of date; reload the page", status_code=403)
+    if session is not None:
+        await end_session(_database(request), session)
+        log.info("live.signed_out", org_id=session.org_id, key_id=session.key_id)
     response = RedirectResponse(SIGN_IN, status_code=303)
     clear_session_cookie(response, secure=_secure(request))
     return response

@@ -122,6 +122,33 @@ async def test_sign_out_clears_the_cookie_with_the_pages_token(tmp_path: Path) -
     assert "max-age=0" in out.headers["set-cookie"].lower()
 
 
+async def test_a_signed_out_session_is_refused_in_every_tab_and_on_the_live_socket(
+    tmp_path: Path,
+) -> None:
+    async with Gateway(tmp_path) as gw:
+        cookie, csrf = await session(gw, ORG_A_KEY)
+        other_tab, _ = await session(gw, ORG_A_KEY)  # a second sign-in: its own session
+        copy = with_cookie(cookie)  # the same cookie, as another tab of the same browser has
+        out = await gw.http.post("/live/sign-out", data={"csrf": csrf}, headers=copy)
+        again = await gw.http.post("/live/sign-out", data={"csrf": csrf}, headers=copy)
+        page = await gw.http.get("/live/calls", headers=copy)
+        api = await gw.http.get("/api/calls", headers=copy)
+        still = await gw.http.get("/live/calls", headers=with_cookie(other_tab))
+        url = gw.url.replace("http", "ws") + "/live"
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(
+                url,
+                additional_headers={"Cookie": f"{SESSION_COOKIE}={cookie}"},
+                origin=Origin(gw.url),
+            ):
+                pass
+    assert out.status_code == 303 and again.status_code == 303
+    assert page.status_code == 303 and page.headers["location"].startswith("/live/sign-in")
+    assert api.status_code == 401
+    assert still.status_code == 200  # only the session signed out ends
+    assert refused.value.response.status_code in (401, 403)
+
+
 async def test_live_sockets_take_the_session_only_from_this_servers_pages(
     tmp_path: Path,
 ) -> None:
