@@ -43,6 +43,7 @@ from gateway.calls_redis import RedisCallRegistry
 from gateway.elevenlabs_api import ElevenLabsApi
 from gateway.hub import EventBus, InProcessBus
 from gateway.live_redis import RedisBus
+from gateway.partner_resend import resend_forever
 from gateway.post_call_sweep import sweep_forever
 from gateway.prewarm import PrewarmPool
 from gateway.redis_link import RedisLink, RedisUnavailable, new_gateway_id
@@ -50,6 +51,8 @@ from gateway.services import Services
 from gateway.twilio_rest import TwilioVoice
 from gateway.twilio_signature import TwilioSignatures
 
+#: How often each process looks for call reports to send again to a partner's system.
+PARTNER_RESEND_S = 15.0
 
 def build_services(settings: Settings, database: Database) -> Services:
     """Wire one process's shared services from its settings (no I/O happens here)."""
@@ -166,6 +169,10 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
             services.sweeper = asyncio.create_task(
                 sweep_forever(services, settings.post_call_sweep_s), name="post-call-sweep"
             )
+        services.resender = asyncio.create_task(
+            resend_forever(app.state.database, services.records, PARTNER_RESEND_S),
+            name="partner-resend",
+        )
         if freeze_heap:
             gc.collect()
             gc.freeze()

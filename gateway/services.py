@@ -88,6 +88,7 @@ class Services:
     # Wall clock for business rules (contact hours); tests pin it, the call path never reads it.
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     sweeper: asyncio.Task[None] | None = None
+    resender: asyncio.Task[None] | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -190,9 +191,10 @@ class Services:
         self.control.start()
 
     async def aclose(self) -> None:
-        if self.sweeper is not None:
-            self.sweeper.cancel()
-            await asyncio.gather(self.sweeper, return_exceptions=True)
+        for task in (self.sweeper, self.resender):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for runner in list(self.runners.values()):
             runner.request_hang_up("shutdown")
         await self.prewarm.close_all()

@@ -38,6 +38,7 @@ import structlog
 
 from backoffice import audit
 from backoffice.accounts.status import allowed
+from backoffice.calls import remote_outbox
 from backoffice.calls.interface import RecordsUnavailable, SystemOfRecord
 from backoffice.calls.models import (
     ActionResult,
@@ -56,6 +57,7 @@ from backoffice.calls.remote_http import PartnerClient, PartnerUnavailable
 from backoffice.calls.remote_replies import (
     NOT_IN_TIME,
     PartnerActions,
+    PushOutcome,
     account_path,
     ids,
 )
@@ -374,14 +376,37 @@ class RemoteRecords:
             "within_allowed_hours": within_allowed_hours,
             "started_at": self._clock().astimezone(dt.UTC).isoformat(),
         }
-        await self._replies.push(call, "started", body, "started", self._deadline())
+        await self._push(call, "started", body, "started")
         return None
 
     async def record_outcome(self, call: CallRef, outcome: CallOutcome) -> None:
         body = outcome_body(call.account_ref, outcome)
         # The same report sent twice is one report; a later one with more facts is not.
         digest = hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        await self._replies.push(call, "outcome", body, f"outcome:{digest}", self._deadline())
+        await self._push(call, "outcome", body, f"outcome:{digest}")
+
+    async def resend(self, push: remote_outbox.Push) -> PushOutcome:
+        """Send a kept report again, as it was first sent (same idempotency key)."""
+        call = CallRef(org_id=push.org_id, call_sid=push.call_sid, account_ref=push.account_ref)
+        return await self._replies.push(call, push.what, push.body, push.action, self._deadline())
+
+    async def _push(self, call: CallRef, what: str, body: dict[str, Any], action: str) -> None:
+        """One bounded attempt now; a report the partner did not take is kept and sent
+        again later (:mod:`backoffice.calls.remote_outbox`)."""
+        if await self._replies.push(call, what, body, action, self._deadline()) != "failed":
+            return
+        try:
+            await remote_outbox.keep(
+                self._db,
+                org_id=call.org_id,
+                call_sid=call.call_sid,
+                account_ref=call.account_ref,
+                what=what,
+                action=action,
+                body=body,
+            )
+        except Exception:  # never into the call or the webhook behind it
+            self._log.exception("partner.push_not_kept", what=what, call_sid=call.call_sid)
 
     # --- plumbing ---------------------------------------------------------------------
 

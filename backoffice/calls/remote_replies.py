@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
@@ -39,6 +39,7 @@ REFUSED = "The account system did not accept this. Tell the caller a colleague w
 MAX_MESSAGE = 500
 
 W = TypeVar("W", bound=BaseModel)
+PushOutcome = Literal["delivered", "refused", "failed"]
 Done = Callable[[ActionWire], ActionResult]
 
 
@@ -155,12 +156,17 @@ class PartnerActions:
 
     async def push(
         self, call: CallRef, what: str, body: dict[str, Any], action: str, deadline: float
-    ) -> None:
-        """POST ``/calls/{call_sid}/{what}``; failures are logged, never raised."""
+    ) -> PushOutcome:
+        """POST ``/calls/{call_sid}/{what}``; failures are logged and told, never raised.
+
+        Returns ``delivered``; ``refused`` when the partner answered that it will not
+        take it (below 500: sending it again would not help); ``failed`` when it did not
+        answer usefully (down, slow, 5xx), which is worth another try later.
+        """
         route = f"/calls/{{call_sid}}/{what}"
         if call.org_id != self._org_id:
             self._log.error("partner.push_other_org", route=route, call_sid=call.call_sid)
-            return
+            return "refused"
         try:
             reply = await self._partner.send(
                 "POST",
@@ -172,12 +178,14 @@ class PartnerActions:
             )
         except PartnerUnavailable as exc:
             self._log.warning("partner.push_failed", route=route, why=exc.why, **ids(call))
-            return
+            return "failed"
         except Exception:  # a push must never break the call or the webhook behind it
             self._log.exception("partner.push_failed", route=route, **ids(call))
-            return
-        if not reply.ok:
-            self._log.warning("partner.push_failed", route=route, status=reply.status, **ids(call))
+            return "failed"
+        if reply.ok:
+            return "delivered"
+        self._log.warning("partner.push_failed", route=route, status=reply.status, **ids(call))
+        return "failed" if reply.status >= 500 or reply.status == 429 else "refused"
 
     def _unavailable(self, exc: PartnerUnavailable, route: str, call: CallRef | None) -> None:
         event = "partner.unavailable" if exc.transient else "partner.failed"

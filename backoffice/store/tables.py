@@ -583,3 +583,31 @@ signed_out_sessions = Table(
     Column("expires_at", UTCDateTime(), nullable=False, index=True),
     _created(),
 )
+
+# --- the remote system of record's outbox (migration 0007) ----------------------------
+
+# A push about a call (started, outcome) that an organization's own system did not
+# take in time: kept and sent again with the same idempotency key until it is taken,
+# refused, or too old (see ``backoffice.calls.remote_outbox``).
+PUSH_STATES = ("pending", "delivered", "refused", "abandoned")
+
+partner_pushes = Table(
+    "partner_pushes",
+    metadata,
+    _id(),
+    _org(),
+    Column("call_sid", String(64), nullable=False),
+    Column("account_ref", String(200), nullable=True),
+    Column("what", String(16), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("body", JSON, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String(200), nullable=True),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    _created(),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("org_id", "call_sid", "what", "action", name="uq_partner_pushes_push"),
+    CheckConstraint(_in("state", PUSH_STATES), name="state"),
+    Index("ix_partner_pushes_due", "state", "next_attempt_at"),
+)

@@ -428,3 +428,53 @@ async def test_an_account_id_with_reserved_characters_reaches_the_right_account(
     assert (await remote.records.escalate(moved, "supervisor", "e1")).ok
     assert remote.partner.account("ES/2026 #7?").status == "escalated"
     assert remote.partner.account(call.account_ref).status == "pending_contact"
+
+
+async def test_a_report_the_partner_did_not_take_is_sent_again_once_it_is_back(
+    remote: Remote, db: Database
+) -> None:
+    from backoffice.calls import remote_outbox
+    from backoffice.store.tables import partner_pushes
+
+    call = await remote.backend.seed()
+    outcome = CallOutcome(status="completed", end_reason="agent_hung_up")
+    await remote.partner.go_down()
+    await remote.records.record_outcome(call, outcome)  # no exception into the call
+    await remote.records.record_outcome(call, outcome)  # the same report: kept once
+    async with db.read() as conn:
+        kept = (await conn.execute(select(partner_pushes))).all()
+    assert [(k.what, k.state) for k in kept] == [("outcome", "pending")]
+
+    async def resender_for(org_id: str) -> remote_outbox.Resender | None:
+        return remote.fresh() if org_id == remote.org.id else None
+
+    # not yet due: nothing is sent
+    assert await remote_outbox.resend_due(db, resender_for) == 0
+    later = kept[0].next_attempt_at + dt.timedelta(seconds=1)
+    assert await remote_outbox.resend_due(db, resender_for, now=later) == 0  # still down
+    await remote.partner.come_back()
+    much_later = later + remote_outbox.MAX_RETRY
+    assert await remote_outbox.resend_due(db, resender_for, now=much_later) == 1
+    assert remote.partner.ledger.calls[call.call_sid]["outcome"]["status"] == "completed"
+    assert await remote_outbox.resend_due(db, resender_for, now=much_later) == 0  # nothing left
+    async with db.read() as conn:
+        done = (await conn.execute(select(partner_pushes))).one()
+    assert done.state == "delivered" and done.attempts == 3
+
+
+async def test_a_kept_report_is_given_up_after_two_days(remote: Remote, db: Database) -> None:
+    from backoffice.calls import remote_outbox
+    from backoffice.store.tables import partner_pushes
+
+    call = await remote.backend.seed()
+    await remote.partner.go_down()
+    await remote.records.record_outcome(call, CallOutcome(status="no-answer"))
+
+    async def resender_for(org_id: str) -> remote_outbox.Resender | None:
+        return remote.fresh()
+
+    far = dt.datetime.now(dt.UTC) + remote_outbox.GIVE_UP + dt.timedelta(minutes=1)
+    await remote_outbox.resend_due(db, resender_for, now=far)
+    async with db.read() as conn:
+        row = (await conn.execute(select(partner_pushes))).one()
+    assert row.state == "abandoned" and row.finished_at is not None
