@@ -581,9 +581,17 @@ class CallRunner:
         self._timer = self._loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
+        """A paced release is due: drained here, as a caller frame is (no task per tick).
+
+        What cannot be written at once still goes through a sender task, and effects
+        through a flush task (:meth:`_drain_now`), so order and back-pressure hold.
+        """
         self._timer = None
-        self.bridge.tick(self._loop.time())
-        if self.bridge.has_output:
-            self._spawn(self._flush(), "tick")
-        else:
-            self._arm_timer()
+        try:
+            self.bridge.tick(self._loop.time())
+            self._drain_now()
+        except Exception:
+            # A timer callback that raises is only logged by the loop, and the call
+            # would never be paced again; the task path would have ended the call.
+            self._log.exception("call.failed_on_tick")
+            self.request_hang_up("internal_error")
