@@ -13,6 +13,7 @@ import structlog
 
 from backoffice.calls import remote_outbox
 from backoffice.calls.records import RecordsResolver
+from backoffice.calls.remote import RemoteRecords
 from backoffice.store.db import Database
 
 log = structlog.get_logger(__name__)
@@ -21,8 +22,7 @@ log = structlog.get_logger(__name__)
 def resender_for(resolver: RecordsResolver) -> remote_outbox.ResenderFor:
     async def find(org_id: str) -> remote_outbox.Resender | None:
         records = await resolver.records_for(org_id)
-        resend = getattr(records, "resend", None)
-        return records if resend is not None else None  # type: ignore[return-value]
+        return records if isinstance(records, RemoteRecords) else None
 
     return find
 

@@ -11,22 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from backoffice.orgs.models import OrganizationInput
 from backoffice.orgs.service import create_organization
 from backoffice.store.db import Database, after_commit
 from backoffice.store.tables import organizations
-
-
-def org(name: str) -> OrganizationInput:
-    return OrganizationInput(
-        name=name,
-        country="US",
-        locale="en-US",
-        timezone="America/New_York",
-        contact_hours_start="08:00",
-        contact_hours_end="21:00",
-        contact_days=["mon", "tue", "wed", "thu", "fri"],
-    )
+from tests.backoffice.test_short_statements import org
 
 
 async def names(conn: AsyncConnection) -> set[str]:
