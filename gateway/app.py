@@ -7,7 +7,6 @@ and the lifespan closes them.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,6 +40,7 @@ from gateway.call_limits_redis import RedisLimiter
 from gateway.calls import CallRegistry, InMemoryCallRegistry
 from gateway.calls_redis import RedisCallRegistry
 from gateway.elevenlabs_api import ElevenLabsApi
+from gateway.gc_policy import CollectorPolicy
 from gateway.hub import EventBus, InProcessBus
 from gateway.live_redis import RedisBus
 from gateway.partner_resend import resend_forever
@@ -148,11 +148,11 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
     """The gateway app.
 
     Args:
-        freeze_heap: move everything alive after start-up out of the garbage
-            collector's sight (``gc.freeze``). A serving process holds ~100k long-lived
-            objects (modules, the operator API's models); without this every full
-            collection walks them all, a 30-80 ms pause felt by every call on the
-            process. ``parley serve`` sets it; tests, which build many apps, do not.
+        freeze_heap: apply the serving process's collector policy
+            (``gateway/gc_policy.py``): what start-up built is frozen out of the
+            collector's sight, full collections are spaced out and run when the last
+            call ends. ``parley serve`` sets it; tests, which build many apps in one
+            process, do not.
     """
 
     @asynccontextmanager
@@ -174,8 +174,8 @@ def create_app(settings: Settings, *, freeze_heap: bool = False) -> Starlette:
             name="partner-resend",
         )
         if freeze_heap:
-            gc.collect()
-            gc.freeze()
+            services.collector = CollectorPolicy()
+            services.collector.start()
         try:
             yield
         finally:

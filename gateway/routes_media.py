@@ -59,6 +59,7 @@ async def media_socket(scope: Scope, receive: Receive, send: Send) -> None:
         await _serve_stream(services, scope, receive, send)
     finally:
         services.media_sockets -= 1
+        services.stream_closed()
 
 
 async def _serve_stream(services: Services, scope: Scope, receive: Receive, send: Send) -> None:

@@ -27,6 +27,7 @@ from gateway.call_control import CallControl
 from gateway.call_limits import CallLimiter, InProcessLimiter
 from gateway.calls import CallRecord, CallRegistry
 from gateway.elevenlabs_api import ElevenLabsApi
+from gateway.gc_policy import CollectorPolicy
 from gateway.hub import EventBus, LiveEvent
 from gateway.live_log import CallEventLog
 from gateway.metrics import GatewayMetrics
@@ -89,6 +90,8 @@ class Services:
     clock: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     sweeper: asyncio.Task[None] | None = None
     resender: asyncio.Task[None] | None = None
+    #: The serving process's collector policy (``parley serve``); None in tests.
+    collector: CollectorPolicy | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -112,6 +115,11 @@ class Services:
             c2a += runner.bridge.frames_to_agent
             a2c += runner.bridge.playout.frames_sent
         return {"caller_to_agent": c2a, "agent_to_caller": a2c}
+
+    def stream_closed(self) -> None:
+        """A media socket has closed: with no call left, let the collector run now."""
+        if self.collector is not None and not self.media_sockets and not self.runners:
+            self.collector.idle()
 
     def publish(self, event: LiveEvent) -> None:
         """Publish a live event: kept in the call's log, then fanned out by the hub."""

@@ -6,9 +6,11 @@ frame and no decoding. All the work (decoding, mixing, the WAV file) happens in
 ``render`` and ``write_wav``, after the call, off the hot path.
 
 The caller's frames come as Twilio's base64 text, fifty a second:
-``add_caller_b64`` only appends the text, and a second of frames is decoded in one
-go (or sooner, whenever the chunks are read), a run of back-to-back frames becoming
-one chunk. Readers see the same audio either way.
+``add_caller_b64`` only appends the text and its timestamp to two lists (no tuple:
+objects that outlive a frame are what sets the garbage collector going, and a
+collection pauses every call of the process), and a second of frames is decoded in
+one go (or sooner, whenever the chunks are read), a run of back-to-back frames
+becoming one chunk. Readers see the same audio either way.
 
 Both channels share one timeline, in samples since the start of the media
 stream. The caller's chunks sit where Twilio's media ``timestamp`` says. The
@@ -61,7 +63,8 @@ class CallRecording:
         self._agent_playhead = 0
         self._caller_end = 0
         self._caller_edge = 0  # start of the newest caller frame
-        self._caller_b64: list[tuple[int, str]] = []
+        self._caller_b64: list[str] = []  # held frames' text, decoded a second at a time
+        self._caller_b64_ms: list[int] = []  # and their timestamps
         self.undecodable_frames = 0
 
     @property
@@ -128,7 +131,8 @@ class CallRecording:
         if at_ms < 0:
             self._sample(at_ms)  # raises, naming the field
         pending = self._caller_b64
-        pending.append((at_ms, payload))
+        pending.append(payload)
+        self._caller_b64_ms.append(at_ms)
         if len(pending) >= CALLER_BATCH:
             self._decode_caller()
 
@@ -141,19 +145,20 @@ class CallRecording:
     def _decode_caller(self) -> None:
         """Decode the held caller frames; a back-to-back run becomes one chunk."""
         pending, self._caller_b64 = self._caller_b64, []
+        stamps, self._caller_b64_ms = self._caller_b64_ms, []
         rate = self._rate
         try:
-            decoded = list(map(binascii.a2b_base64, [payload for _, payload in pending]))
+            decoded = list(map(binascii.a2b_base64, pending))
         except binascii.Error:
-            for at_ms, payload in pending:
+            for at_ms, payload in zip(stamps, pending, strict=True):
                 try:
                     self._add_caller(binascii.a2b_base64(payload), at_ms * rate // 1000)
                 except binascii.Error:
                     self.undecodable_frames += 1
             return
-        first = pending[0][0] * rate // 1000
+        first = stamps[0] * rate // 1000
         position = first
-        for (at_ms, _), ulaw in zip(pending, decoded, strict=True):
+        for at_ms, ulaw in zip(stamps, decoded, strict=True):
             if at_ms * rate // 1000 != position or not ulaw:
                 break
             position += len(ulaw)
@@ -162,7 +167,7 @@ class CallRecording:
             self._caller_end = max(self._caller_end, position)
             self._caller_edge = position - len(decoded[-1])
             return
-        for (at_ms, _), ulaw in zip(pending, decoded, strict=True):
+        for at_ms, ulaw in zip(stamps, decoded, strict=True):
             self._add_caller(ulaw, at_ms * rate // 1000)
 
     def add_agent(self, ulaw: bytes, at_ms: int) -> None:
