@@ -164,10 +164,12 @@ async def test_clear_drops_queued_audio_and_echoes_pending_marks(
 
     echo_time, echo = session.events("mark")[0]
     assert echo["mark"]["name"] == "end-of-turn"
-    assert echo_time - cleared_at[0] < 0.03
+    # Echoed by the clear, not once the 1.7 s of audio still queued had played (the
+    # margin is wide on purpose: a loaded machine delays, it does not play faster).
+    assert echo_time - cleared_at[0] < 1.0
     stream = call.streams[0]
     assert stream.marks_echoed[0].cleared
-    assert stream.played_s == pytest.approx(0.3, abs=0.05)
+    assert 0.25 <= stream.played_s < 1.0  # the 0.3 s before the clear, not the 2 s queued
     assert stream.dropped_bytes + len(stream.played) == 16000
     assert len(stream.clears) == 1
 
