@@ -16,8 +16,10 @@ So a serving process:
 - lets CPython start a full collection only after :data:`YOUNG_BEFORE_FULL`
   middle-generation collections (the default is ten), i.e. minutes apart on a busy
   process rather than seconds;
-- runs a full collection itself whenever its last call has ended and no media stream
-  is open (:meth:`CollectorPolicy.idle`), when there is nobody to hear it.
+- runs a full collection itself once its last call has ended and no media stream is
+  open (:meth:`CollectorPolicy.idle`), when there is nobody to hear it: a moment
+  later (:data:`IDLE_DELAY_S`), so that the call's own ending (its last live events,
+  its records, its recording) is not held up, and only if it is still idle then.
 
 What a call leaves behind in reference cycles is therefore freed at the next idle
 moment or full collection, not seconds after the call: a few hundred kilobytes per
@@ -32,13 +34,18 @@ from collections.abc import Callable
 
 #: Middle-generation collections before CPython may start a full one by itself.
 YOUNG_BEFORE_FULL = 100
+#: How long after the last call ended the idle collection runs.
+IDLE_DELAY_S = 1.0
 
 
 class CollectorPolicy:
     """The serving process's collector settings, and the full collection when idle."""
 
-    def __init__(self, collect: Callable[[], object] = gc.collect) -> None:
+    def __init__(
+        self, collect: Callable[[], object] = gc.collect, *, idle_delay_s: float = IDLE_DELAY_S
+    ) -> None:
         self._collect = collect
+        self._idle_delay_s = idle_delay_s
         self._idle_pending = False
         self.idle_collections = 0
 
@@ -49,15 +56,16 @@ class CollectorPolicy:
         young, middle, _ = gc.get_threshold()
         gc.set_threshold(young, middle, YOUNG_BEFORE_FULL)
 
-    def idle(self) -> None:
-        """The last call has ended: collect fully once the loop has finished its turn
-        (the socket that just closed is cleaned up first), unless one is already due."""
+    def idle(self, still_idle: Callable[[], bool]) -> None:
+        """The last call has ended: collect fully in a moment if ``still_idle()`` then
+        says no call has started meanwhile; one collection at a time."""
         if self._idle_pending:
             return
         self._idle_pending = True
-        asyncio.get_running_loop().call_soon(self._collect_now)
+        asyncio.get_running_loop().call_later(self._idle_delay_s, self._collect_if, still_idle)
 
-    def _collect_now(self) -> None:
+    def _collect_if(self, still_idle: Callable[[], bool]) -> None:
         self._idle_pending = False
-        self._collect()
-        self.idle_collections += 1
+        if still_idle():
+            self._collect()
+            self.idle_collections += 1

@@ -117,9 +117,13 @@ class Services:
         return {"caller_to_agent": c2a, "agent_to_caller": a2c}
 
     def stream_closed(self) -> None:
-        """A media socket has closed: with no call left, let the collector run now."""
-        if self.collector is not None and not self.media_sockets and not self.runners:
-            self.collector.idle()
+        """A media socket has closed: with no call left, let the collector run."""
+        if self.collector is not None and self.idle():
+            self.collector.idle(self.idle)
+
+    def idle(self) -> bool:
+        """No call running and no media socket open (one may be about to start)."""
+        return not self.media_sockets and not self.runners
 
     def publish(self, event: LiveEvent) -> None:
         """Publish a live event: kept in the call's log, then fanned out by the hub."""

@@ -1,5 +1,5 @@
 """The serving process's collector policy: frozen start-up heap, spaced full
-collections, and a full collection once the loop's turn is over when the last call ends."""
+collections, and a full collection a moment after the last call ends, if still idle."""
 
 from __future__ import annotations
 
@@ -30,15 +30,24 @@ def test_start_collects_freezes_and_spaces_full_collections(restore_collector: N
     assert gc.get_threshold() == (young, middle, YOUNG_BEFORE_FULL)
 
 
-async def test_idle_collects_once_after_the_loop_turn() -> None:
+async def test_idle_collects_once_a_moment_later_if_still_idle() -> None:
     collections: list[int] = []
-    policy = CollectorPolicy(collect=lambda: collections.append(1))
-    policy.idle()
-    policy.idle()  # two sockets closing in one turn: one collection
-    assert collections == []  # not inside the socket's own clean-up
+    policy = CollectorPolicy(collect=lambda: collections.append(1), idle_delay_s=0.02)
+    idle = True
+    policy.idle(lambda: idle)
+    policy.idle(lambda: idle)  # two sockets closing together: one collection
     await asyncio.sleep(0)
+    assert collections == []  # not while the call's own ending is still running
+    await asyncio.sleep(0.1)
     assert collections == [1]
     assert policy.idle_collections == 1
-    policy.idle()
-    await asyncio.sleep(0)
+
+    # A call started in the meantime: no collection under it.
+    policy.idle(lambda: idle)
+    idle = False
+    await asyncio.sleep(0.1)
+    assert policy.idle_collections == 1
+    idle = True
+    policy.idle(lambda: idle)
+    await asyncio.sleep(0.1)
     assert policy.idle_collections == 2

@@ -25,7 +25,7 @@ async def test_full_collection_waits_for_the_last_call(tmp_path: Path) -> None:
         # The policy's own collect is gc.collect; counting stands for it here (a real
         # one in the test process would walk every test's objects).
         services.collector = CollectorPolicy(
-            collect=lambda: collections.append(len(services.runners))
+            collect=lambda: collections.append(len(services.runners)), idle_delay_s=0.05
         )
         rig.callee("+15550400001", caller(hangup_after_s=0.3), ring_s=0.02, amd_duration_ms=50)
         rig.callee("+15550400002", caller(hangup_after_s=2.5), ring_s=0.02, amd_duration_ms=50)
