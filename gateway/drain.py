@@ -43,7 +43,7 @@ async def drain(services: Services, timeout_s: float) -> None:
 
 async def _until_idle(services: Services, deadline: float) -> bool:
     loop = asyncio.get_running_loop()
-    while services.runners or services.media_sockets:
+    while not services.idle():
         if loop.time() >= deadline:
             return False
         await asyncio.sleep(0.1)

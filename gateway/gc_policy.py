@@ -2,8 +2,8 @@
 
 A collection stops the event loop, and with it every call of the process: no caller
 frame reaches its agent and no agent frame its caller until it is over. Young
-collections walk the few thousand objects made since the last one (a fraction of a
-millisecond to about two), but a full collection walks every tracked object the
+collections walk the few thousand objects made since the last one (measured at
+0.2-4 ms with 250 calls up), but a full collection walks every tracked object the
 process holds: 20-50 ms with a couple of hundred calls up, which every caller hears.
 CPython starts a full collection whenever the objects that outlived young collections
 have grown by a quarter since the last one, so a gateway whose calls come and go has
@@ -21,9 +21,8 @@ So a serving process:
   later (:data:`IDLE_DELAY_S`), so that the call's own ending (its last live events,
   its records, its recording) is not held up, and only if it is still idle then.
 
-What a call leaves behind in reference cycles is therefore freed at the next idle
-moment or full collection, not seconds after the call: a few hundred kilobytes per
-call for a few minutes at most.
+The price: what a call leaves behind in reference cycles waits for the next idle
+moment or full collection, rather than for the next collection of any kind.
 """
 
 from __future__ import annotations
@@ -47,7 +46,6 @@ class CollectorPolicy:
         self._collect = collect
         self._idle_delay_s = idle_delay_s
         self._idle_pending = False
-        self.idle_collections = 0
 
     def start(self) -> None:
         """After start-up: collect, freeze what is left, and space full collections."""
@@ -68,4 +66,3 @@ class CollectorPolicy:
         self._idle_pending = False
         if still_idle():
             self._collect()
-            self.idle_collections += 1
