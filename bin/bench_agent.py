@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from bin import bench_tag, bench_ws
+from bin import bench_socket, bench_tag, bench_ws
 from bin.bench_arrivals import Arrivals
 from bin.bench_proc import run_child
 from bin.bench_ticker import TICK_NS, Slots, Ticker
@@ -227,16 +227,18 @@ class _Conversation:
             )
         )
 
-    def on_message(self, opcode: int, message: bytes, now: int) -> None:
-        """One whole message from the gateway (called from the socket's ``data_received``)."""
+    def on_message(self, opcode: int, message: bytes, now: int, arrived: int) -> None:
+        """One whole message from the gateway (called from the socket's ``data_received``):
+        read at ``now``, its bytes at the socket since ``arrived`` (what is timed)."""
         rec = self.rec
         if opcode == bench_ws.OP_TEXT and message.startswith(USER_AUDIO_PREFIX):
             skip = len(USER_AUDIO_PREFIX)
             if len(message) == USER_AUDIO_FRAME_LEN:
-                rec.caller.note(bench_tag.read_b64(message[skip : skip + bench_tag.TAG_B64]), now)
+                tagged = bench_tag.read_b64(message[skip : skip + bench_tag.TAG_B64])
+                rec.caller.note(tagged, now, arrived)
             else:
                 for tagged in bench_tag.read_payload(message[skip:-2]):
-                    rec.caller.note(tagged, now)
+                    rec.caller.note(tagged, now, arrived)
             self.caller_heard = True
             return
         try:
@@ -247,11 +249,11 @@ class _Conversation:
         if isinstance(msg, dict) and msg.get("type") == "pong":
             sent = self.pings.pop(msg.get("event_id", -1), None)
             if sent is not None:
-                rec.ping_rtt_ns.append(now - sent)
+                rec.ping_rtt_ns.append(arrived - sent)
         elif isinstance(msg, dict) and msg.get("type") == "client_tool_result":
             sent = self.tools_pending.pop(str(msg.get("tool_call_id")), None)
             if sent is not None:
-                rec.tool_rtt_ns.append(now - sent)
+                rec.tool_rtt_ns.append(arrived - sent)
                 if msg.get("is_error"):
                     rec.tool_errors.append(str(msg.get("result", ""))[:120])
         else:
@@ -336,9 +338,9 @@ class _Link:
         self.peer.refused += 1
         self.ws.close()
 
-    def on_message(self, opcode: int, message: bytes, now: int) -> None:
+    def on_message(self, opcode: int, message: bytes, now: int, arrived: int) -> None:
         if self.conv is not None:
-            self.conv.on_message(opcode, message, now)
+            self.conv.on_message(opcode, message, now, arrived)
             return
         if self.timer is not None:
             self.timer.cancel()
@@ -373,22 +375,18 @@ class AgentPeer:
         self.links: set[_Link] = set()
         self._closed_event = asyncio.Event()
         self.ticker = Ticker(self._tick)
-        self._server: asyncio.Server | None = None
+        self._server: bench_socket.StampedServer | None = None
         self._ticker_task: asyncio.Task[None] | None = None
 
     async def start(self, lifetime_s: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(
-            lambda: _Link(self).ws, "127.0.0.1", 0, backlog=1024
-        )
+        self._server = bench_socket.StampedServer(lambda: _Link(self).ws, "127.0.0.1", 1024)
         until = time.monotonic_ns() + int(lifetime_s * 1e9)
         self._ticker_task = asyncio.create_task(self.ticker.run(until))
 
     @property
     def port(self) -> int:
         assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
+        return self._server.port
 
     async def __call__(self, command: Any) -> Any:
         if isinstance(command, PortQuery):
@@ -408,10 +406,6 @@ class AgentPeer:
             link.ws.abort()
         if self._server is not None:
             self._server.close()
-            try:
-                await asyncio.wait_for(self._server.wait_closed(), 3)
-            except TimeoutError:
-                pass
 
     async def _collect(self, command: Collect) -> AgentReport:
         deadline = time.monotonic() + command.timeout_s

@@ -4,7 +4,9 @@ The receiver notes every tagged frame; the sender's counts are joined to it afte
 run (:mod:`bin.bench_merge`). A frame whose sequence number is lower than one already
 seen is *reordered*; a number seen twice is a *duplicate*; numbers never seen are
 missing (dropped, unless the join finds a reason). Latency is noted only for frames
-past the first second of the call (``warmup_frames``), but every frame is counted.
+past the first second of the call (``warmup_frames``), but every frame is counted,
+twice: from the send to the frame's arrival at the receiver's socket (the kernel's
+stamp, :mod:`bin.bench_socket`), and to the moment the receiver read it.
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ class Arrivals:
     foreign: int = 0  # tagged with another call's index: misrouted
     untagged: int = 0
     max_seq: int = -1
-    latency_ns: array[int] = field(default_factory=lambda: array("q"))
+    latency_ns: array[int] = field(default_factory=lambda: array("q"))  # to the socket
+    read_latency_ns: array[int] = field(default_factory=lambda: array("q"))  # to the read
 
-    def note(self, tagged: tuple[int, int, int] | None, now_ns: int) -> None:
-        """Account for one received frame (its tag as read by ``bench_tag``)."""
+    def note(self, tagged: tuple[int, int, int] | None, now_ns: int, arrived_ns: int) -> None:
+        """Account for one received frame (its tag as read by ``bench_tag``), read at
+        ``now_ns``, its bytes at the socket since ``arrived_ns``."""
         if tagged is None:
             self.untagged += 1
             return
@@ -52,7 +56,8 @@ class Arrivals:
         else:
             self.max_seq = seq
         if seq >= self.warmup_frames:
-            self.latency_ns.append(now_ns - sent_ns)
+            self.latency_ns.append(arrived_ns - sent_ns)
+            self.read_latency_ns.append(now_ns - sent_ns)
 
     def missing(self, sent: int) -> list[int]:
         """Sequence numbers below ``sent`` that never arrived."""

@@ -7,11 +7,19 @@ processes is measured per process too: every process alive at both ends of the w
 (same pid and start time) counts with its difference, a process started during the
 window with all its CPU. Processes that came and went inside the window are only seen
 by the machine-wide counters, so the larger of the two estimates is kept.
+
+In a virtual machine the host may also run other guests on the physical CPU while
+one of ours had work: that time is *steal* (``/proc/stat``, counted by the
+hypervisor's steal clock), invisible in every per-process figure, yet it stalls
+whatever was about to run, so latency tails follow it (seen here: a gateway CPU with
+7.6 % steal gave a 6.4 ms p99 at 100 calls, the same code at 2.4 % gave 3.6 ms).
+It is measured per CPU, so a report can name the gateway's CPU and the peers'.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import psutil
@@ -39,6 +47,11 @@ def _machine_busy_s() -> float:
     return float(t.user + t.system + t.nice + t.softirq + t.irq)
 
 
+def _steal_by_cpu() -> list[float]:
+    """Seconds of steal so far, per CPU (0 on bare metal, or where it is not counted)."""
+    return [float(getattr(t, "steal", 0.0)) for t in psutil.cpu_times(percpu=True)]
+
+
 class CpuWindow:
     def __init__(self, processes: dict[str, psutil.Process]) -> None:
         self.processes = processes
@@ -49,9 +62,12 @@ class CpuWindow:
         self._others0: dict[tuple[int, float], float] = {}
         self._machine0 = 0.0
         self.others_percent = 0.0
+        self._steal0: list[float] = []
+        self._steal1: list[float] = []
 
     def begin(self) -> None:
         self._others0 = _others(self._exclude)
+        self._steal0 = _steal_by_cpu()
         self._machine0 = _machine_busy_s()
         self.t0 = time.monotonic()
         self.cpu0 = {name: cpu_seconds(p) for name, p in self.processes.items()}
@@ -59,6 +75,7 @@ class CpuWindow:
     def end(self) -> None:
         self.cpu1 = {name: cpu_seconds(p) for name, p in self.processes.items()}
         self.t1 = time.monotonic()
+        self._steal1 = _steal_by_cpu()
         machine = 100.0 * (_machine_busy_s() - self._machine0) / self.seconds
         others1 = _others(self._exclude)
         scanned = sum(cpu - self._others0.get(key, 0.0) for key, cpu in others1.items())
@@ -69,6 +86,15 @@ class CpuWindow:
     @property
     def seconds(self) -> float:
         return max(self.t1 - self.t0, 1e-9)
+
+    def steal_percent(self, cpus: Iterable[int] | None = None) -> float:
+        """Steal on ``cpus`` (all when None), in % of the window, averaged over them."""
+        stolen = [b - a for a, b in zip(self._steal0, self._steal1, strict=True)]
+        chosen = list(range(len(stolen))) if cpus is None else list(cpus)
+        picked = [stolen[c] for c in chosen if 0 <= c < len(stolen)]
+        if not picked:
+            return 0.0
+        return 100.0 * max(0.0, sum(picked)) / len(picked) / self.seconds
 
     def cpu(self, name: str) -> float:
         return self.cpu1[name] - self.cpu0[name]

@@ -8,6 +8,10 @@ says how many of those were after the last frame that arrived (lost at the end).
 
 Events: the n-th ``interruption`` the agent peer sent on a call is matched with the
 n-th ``clear`` the Twilio peer received on it.
+
+Times received are arrivals at the receiving peer's socket (:mod:`bin.bench_socket`);
+for the two directions and the clears, the figures to the moment the peer read them
+are kept beside them (``read_latency_ms``, ``interruption_to_clear_read_ms``).
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ def summary_ms(values_ns: Any) -> dict[str, float | int]:
     }
 
 
-def _latencies(arrivals: list[Arrivals]) -> Any:
-    parts = [np.frombuffer(a.latency_ns, dtype=np.int64) for a in arrivals if len(a.latency_ns)]
+def _latencies(arrivals: list[Arrivals], *, read: bool = False) -> Any:
+    arrays = [a.read_latency_ns if read else a.latency_ns for a in arrivals]
+    parts = [np.frombuffer(values, dtype=np.int64) for values in arrays if len(values)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
@@ -73,6 +78,7 @@ def _direction(pairs: list[tuple[int, Arrivals, list[tuple[int, int]]]]) -> dict
         "untagged": untagged,
         "unexpected": unexpected,
         "latency_ms": summary_ms(_latencies([p[1] for p in pairs])),
+        "read_latency_ms": summary_ms(_latencies([p[1] for p in pairs], read=True)),
     }
 
 
@@ -86,6 +92,7 @@ def merge(twilio: TwilioReport, agent: AgentReport) -> dict[str, Any]:
     c2a: list[tuple[int, Arrivals, list[tuple[int, int]]]] = []
     a2c: list[tuple[int, Arrivals, list[tuple[int, int]]]] = []
     to_clear: list[int] = []
+    to_clear_read: list[int] = []
     first_frame: list[int] = []
     interruptions = clears = unmatched = 0
     errors: list[str] = []
@@ -109,6 +116,8 @@ def merge(twilio: TwilioReport, agent: AgentReport) -> dict[str, Any]:
         unmatched += abs(len(session.interruptions_ns) - len(call.clears_ns))
         for sent_ns, got_ns in zip(session.interruptions_ns, call.clears_ns, strict=False):
             to_clear.append(got_ns - sent_ns)
+        for sent_ns, read_ns in zip(session.interruptions_ns, call.clears_read_ns, strict=False):
+            to_clear_read.append(read_ns - sent_ns)
     return {
         "calls": {
             "placed": len(twilio.calls),
@@ -132,6 +141,7 @@ def merge(twilio: TwilioReport, agent: AgentReport) -> dict[str, Any]:
             "unmatched": unmatched,
             "negative": sum(1 for v in to_clear if v < 0),
         },
+        "interruption_to_clear_read_ms": summary_ms(to_clear_read),
         "start_to_first_agent_frame_ms": summary_ms(first_frame),
         "ping_rtt_ms": summary_ms([v for s in agent.calls for v in s.ping_rtt_ns]),
         "tool_round_trip_ms": {

@@ -20,6 +20,10 @@ TOOL_P99_MS = 20.0
 LOAD_BUSY_PERCENT = 85.0
 TICK_LATE_MS = 5.0
 OTHERS_BUSY_PERCENT = 25.0  # CPU of processes that are not the benchmark's, in % of one core
+# Steal (the host running other guests) on the gateway's or the peers' CPUs, in % of
+# the window: above this, the latency tail says more about the host than the gateway.
+STEAL_BUSY_PERCENT = 5.0
+READ_LABEL = "  same, until the stand-in read it"
 
 
 def frame_faults(direction: dict[str, Any]) -> int:
@@ -32,6 +36,18 @@ def peer_lateness_ms(figures: dict[str, Any]) -> float:
     """p99 lateness of the worse of the two bench peers' tickers."""
     late = figures["peer_tick_lateness_ms"]
     return float(max(late["twilio"]["p99"], late["agent"]["p99"]))
+
+
+def host_steal_percent(figures: dict[str, Any]) -> float:
+    """Steal on the worse of the gateway's and the peers' CPUs (see ``bench_cpu``)."""
+    load = figures["load"]
+    return float(max(load["gateway_cpu_steal_percent"], load["peer_cpu_steal_percent"]))
+
+
+def machine_busy(figures: dict[str, Any]) -> bool:
+    """Whether something outside the benchmark took CPU: other processes, or the host."""
+    others = figures["load"]["other_processes_cpu_percent"]
+    return bool(others > OTHERS_BUSY_PERCENT or host_steal_percent(figures) > STEAL_BUSY_PERCENT)
 
 
 def load_limited(figures: dict[str, Any]) -> bool:
@@ -65,6 +81,7 @@ def step_summary(figures: dict[str, Any], ok: bool) -> dict[str, Any]:
         "caller_to_agent_p99_ms": c2a["latency_ms"]["p99"],
         "agent_to_caller_p99_ms": a2c["latency_ms"]["p99"],
         "max_ms": max(c2a["latency_ms"]["max"], a2c["latency_ms"]["max"]),
+        "read_p99_ms": max(c2a["read_latency_ms"]["p99"], a2c["read_latency_ms"]["p99"]),
         "frame_faults": frame_faults(c2a) + frame_faults(a2c),
         "gateway_cpu_percent": figures["gateway"]["cpu_percent"],
         "peers_cpu_percent": round(
@@ -74,8 +91,9 @@ def step_summary(figures: dict[str, Any], ok: bool) -> dict[str, Any]:
         "peer_tick_late_p99_ms": peer_lateness_ms(figures),
         "machine_cpu_percent": figures["load"]["machine_cpu_percent"],
         "other_cpu_percent": figures["load"]["other_processes_cpu_percent"],
+        "steal_percent": host_steal_percent(figures),
         "load_limited": load_limited(figures),
-        "machine_busy": figures["load"]["other_processes_cpu_percent"] > OTHERS_BUSY_PERCENT,
+        "machine_busy": machine_busy(figures),
         "pass": ok,
     }
 
@@ -201,16 +219,19 @@ def render(report: dict[str, Any]) -> str:
             main["caller_to_agent"]["latency_ms"],
             by_name["caller->agent added latency p99"],
         ),
+        _dist_row(READ_LABEL, main["caller_to_agent"]["read_latency_ms"]),
         _dist_row(
             "added latency agent->caller",
             main["agent_to_caller"]["latency_ms"],
             by_name["agent->caller added latency p99"],
         ),
+        _dist_row(READ_LABEL, main["agent_to_caller"]["read_latency_ms"]),
         _dist_row(
             "interruption -> clear",
             main["interruption_to_clear_ms"],
             by_name["interruption -> clear p99"],
         ),
+        _dist_row(READ_LABEL, main["interruption_to_clear_read_ms"]),
         _dist_row(
             f"start -> 1st agent frame, prewarm ({run['calls']})",
             main["start_to_first_agent_frame_ms"],
@@ -243,7 +264,9 @@ def render(report: dict[str, Any]) -> str:
     clear = main["interruption_to_clear_ms"]
     lines += [
         _dist_row("agent ping -> pong round trip", main["ping_rtt_ms"]),
-        f"  (latency: stand-in send to stand-in receive, first second of each call untimed;"
+        f"  (latency: stand-in send to arrival at the other stand-in's socket, the kernel's"
+        f" stamp; '{READ_LABEL.strip()}': to the moment the stand-in's code read it, its own"
+        " wake-up included; first second of each call untimed;"
         f" {clear['interruptions']} interruptions, {clear['clears']} clears,"
         f" {clear['unmatched']} unmatched)",
         "",
@@ -269,6 +292,14 @@ def render(report: dict[str, Any]) -> str:
         f" {main['peer_tick_lateness_ms']['twilio']['p99']:.1f} /"
         f" {main['peer_tick_lateness_ms']['agent']['p99']:.1f} ms"
         + ("  <- the load may have limited this run" if load_limited(main) else ""),
+        f"  host steal       {load['gateway_cpu_steal_percent']:.1f} % of the time on the"
+        f" gateway's CPU, {load['peer_cpu_steal_percent']:.1f} % on the peers'"
+        " (the host running other guests while these CPUs had work)"
+        + (
+            "  <- latency tails follow it: run again on a quieter host"
+            if host_steal_percent(main) > STEAL_BUSY_PERCENT
+            else ""
+        ),
     ]
     sessions = main["calls"]
     if sessions["agent_sessions_left_open"]:
@@ -284,16 +315,18 @@ def render(report: dict[str, Any]) -> str:
     if search is not None:
         lines += ["", f"  find-max ({search['seconds']:g} s calls; pass = {search['criterion']})"]
         lines.append(
-            f"  {'calls':>7} {'c->a p99':>10} {'a->c p99':>10} {'max':>10} {'faults':>7}"
-            f" {'gw CPU':>7} {'peers':>7} {'peer late':>10} {'others':>7}"
+            f"  {'calls':>7} {'c->a p99':>10} {'a->c p99':>10} {'max':>10} {'read p99':>10}"
+            f" {'faults':>7}"
+            f" {'gw CPU':>7} {'peers':>7} {'peer late':>10} {'others':>7} {'steal':>6}"
         )
         for step in search["steps"]:
             lines.append(
                 f"  {step['calls']:>7} {_ms(step['caller_to_agent_p99_ms']):>10}"
                 f" {_ms(step['agent_to_caller_p99_ms']):>10} {_ms(step['max_ms']):>10}"
+                f" {_ms(step['read_p99_ms']):>10}"
                 f" {step['frame_faults']:>7} {step['gateway_cpu_percent']:>6.0f}%"
                 f" {step['peers_cpu_percent']:>6.0f}% {_ms(step['peer_tick_late_p99_ms']):>10}"
-                f" {step['other_cpu_percent']:>6.0f}%"
+                f" {step['other_cpu_percent']:>6.0f}% {step['steal_percent']:>5.1f}%"
                 f"  {_verdict(step['pass'])}"
                 + ("  (load-limited?)" if step["load_limited"] else "")
                 + ("  (machine busy)" if step["machine_busy"] else "")

@@ -223,6 +223,7 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
     pids = [g.pid for g in gateways]
     call_seconds = spec.calls * window.seconds
     gateway_cpu = sum(window.cpu(name) for name in gw_processes)
+    gateway_cpu_list = [c for cpus in gateway_cpus for c in cpus] if gateway_cpus else None
     figures["run"] = {
         "calls": spec.calls,
         "seconds": spec.seconds,
@@ -232,7 +233,7 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         "ramp_s": round(ramp, 3),
         "window_s": round(window.seconds, 3),
         "cpus": os.cpu_count() or 0,
-        "gateway_cpus": [c for cpus in gateway_cpus for c in cpus] if gateway_cpus else "any",
+        "gateway_cpus": gateway_cpu_list or "any",
         "peer_cpus": peer_cpus or "any",
     }
     figures["gateway"] = {
@@ -256,6 +257,9 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         "live_peer_cpu_percent": round(window.percent("live"), 1) if live is not None else 0.0,
         "machine_cpu_percent": round(window.machine_percent, 1),
         "other_processes_cpu_percent": round(window.others_percent, 1),
+        # The host running other guests while these CPUs had work (see bench_cpu).
+        "gateway_cpu_steal_percent": round(window.steal_percent(gateway_cpu_list), 1),
+        "peer_cpu_steal_percent": round(window.steal_percent(peer_cpus), 1),
     }
     figures["live"] = live_report
     return figures

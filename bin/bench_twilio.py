@@ -89,7 +89,8 @@ class TwilioCall:
     frames_sent: int = 0
     stop_sent_ns: int = 0
     media_received: int = 0
-    clears_ns: list[int] = field(default_factory=list)
+    clears_ns: list[int] = field(default_factory=list)  # arrivals at the socket
+    clears_read_ns: list[int] = field(default_factory=list)  # and when they were read
     marks_received: int = 0
     marks_echoed: int = 0
     other_messages: int = 0
@@ -193,8 +194,9 @@ class _Line:
             )
         return out
 
-    def on_message(self, opcode: int, message: bytes, now: int) -> None:
-        """One whole message from the gateway (called from the socket's ``data_received``)."""
+    def on_message(self, opcode: int, message: bytes, now: int, arrived: int) -> None:
+        """One whole message from the gateway (called from the socket's ``data_received``):
+        read at ``now``, its bytes at the socket since ``arrived`` (what is timed)."""
         rec = self.rec
         if opcode != bench_ws.OP_TEXT:
             rec.other_messages += 1
@@ -204,8 +206,8 @@ class _Line:
             at = len(self.media_head)
             rec.media_received += 1
             if not rec.first_media_ns:
-                rec.first_media_ns = now
-            rec.agent.note(bench_tag.read_b64(message[at : at + bench_tag.TAG_B64]), now)
+                rec.first_media_ns = arrived
+            rec.agent.note(bench_tag.read_b64(message[at : at + bench_tag.TAG_B64]), now, arrived)
             end = self.play_end_ns
             self.play_end_ns = (end if end > now else now) + FRAME_NS
             return
@@ -218,15 +220,15 @@ class _Line:
             at += len(PAYLOAD_KEY)
             rec.media_received += 1
             if not rec.first_media_ns:
-                rec.first_media_ns = now
+                rec.first_media_ns = arrived
             tags = bench_tag.read_payload(message[at:end])
             for tagged in tags:
-                rec.agent.note(tagged, now)
+                rec.agent.note(tagged, now, arrived)
             self.play_end_ns = max(self.play_end_ns, now) + FRAME_NS * len(tags)
             return
-        self._control(message, now)
+        self._control(message, now, arrived)
 
-    def _control(self, message: bytes, now: int) -> None:
+    def _control(self, message: bytes, now: int, arrived: int) -> None:
         rec = self.rec
         try:
             msg = orjson.loads(message)
@@ -239,7 +241,8 @@ class _Line:
             self.marks.append((self.play_end_ns, str(msg["mark"]["name"])))
             self.send(self.echoes(now, []))
         elif event == "clear":
-            rec.clears_ns.append(now)
+            rec.clears_ns.append(arrived)
+            rec.clears_read_ns.append(now)
             self.play_end_ns = now
             self.send(self.echoes(now, [], everything=True))
         else:

@@ -7,7 +7,11 @@ CPU than the gateway they measure. A bench peer only ever sends unfragmented tex
 frames with no extension, so a frame is a fixed header, a masking key when the client
 sends, and the payload; frames received are cut from the socket in ``data_received``
 and handed to a callback with one clock reading per read (every frame of one read
-arrived at the same instant), with no task switch in between.
+arrived at the same instant), with no task switch in between. Over a
+:mod:`bin.bench_socket` transport (what :func:`connect` and the agent peer's server
+use), the callback also gets the instant the kernel queued the read's bytes on the
+socket, so the peer's own wake-up is not counted as the gateway's latency; over an
+ordinary asyncio transport that instant is the read time.
 
 What the peer still does as the protocol asks: the opening handshake both ways (with
 ``Sec-WebSocket-Accept`` checked by the client), a fresh masking key per client frame
@@ -30,6 +34,8 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
+from bin import bench_socket
+
 try:
     from websockets.speedups import apply_mask  # the library's C extension
 except ImportError:  # pragma: no cover - a build of websockets without it
@@ -40,8 +46,9 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 MAX_HEADER = 16 * 1024
 _KEY_BLOCK = 4096
 
-#: ``on_message(opcode, payload, now_ns)``: a whole text (1) or binary (2) message.
-OnMessage = Callable[[int, bytes, int], None]
+#: ``on_message(opcode, payload, read_ns, arrived_ns)``: a whole text (1) or binary (2)
+#: message, the time it was read and the time its bytes reached the socket.
+OnMessage = Callable[[int, bytes, int, int], None]
 
 
 class HandshakeError(ConnectionError):
@@ -206,6 +213,10 @@ class WsEndpoint(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic_ns()
+        self.stamped_data_received(data, now, now)
+
+    def stamped_data_received(self, data: bytes, now: int, arrived: int) -> None:
+        """``data_received``, with the instant the bytes reached the socket."""
         if self._reading_done:
             return  # after the peer's close frame or a protocol error: nothing more is read
         buf = self._buf + data if self._buf else data
@@ -251,16 +262,16 @@ class WsEndpoint(asyncio.Protocol):
             if b0 == 0x81 and not self._parts and length <= self.max_size:
                 # The common case: a whole text message (FIN, no RSV bit, opcode 1).
                 if not self._close_sent:
-                    self.on_message(OP_TEXT, payload, now)
+                    self.on_message(OP_TEXT, payload, now, arrived)
                 continue
-            if not self._frame(b0, payload, now):
+            if not self._frame(b0, payload, now, arrived):
                 self._reading_done = True
                 self._buf = b""
                 return
         self._buf = buf[pos:] if pos < size else b""
 
     # ------------------------------------------------------------------ receiving
-    def _frame(self, b0: int, payload: bytes, now: int) -> bool:
+    def _frame(self, b0: int, payload: bytes, now: int, arrived: int) -> bool:
         """Handle one frame; False once the connection is failed (stop parsing)."""
         opcode = b0 & 0x0F
         fin = b0 & 0x80
@@ -276,7 +287,7 @@ class WsEndpoint(asyncio.Protocol):
                 return False
             if fin:
                 if not self._close_sent:
-                    self.on_message(opcode, payload, now)
+                    self.on_message(opcode, payload, now, arrived)
                 return True
             self._parts = [payload]
             self._part_op = opcode
@@ -295,7 +306,7 @@ class WsEndpoint(asyncio.Protocol):
                 message = b"".join(self._parts)
                 self._parts = []
                 if not self._close_sent:
-                    self.on_message(self._part_op, message, now)
+                    self.on_message(self._part_op, message, now, arrived)
             return True
         if not fin or len(payload) > 125:
             self._protocol_error(1002)  # control frames are short and never fragmented
@@ -412,19 +423,15 @@ async def connect(
         *(f"{name}: {value}" for name, value in (headers or {}).items()),
     ]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    loop = asyncio.get_running_loop()
-    _, endpoint = await loop.create_connection(
-        lambda: WsEndpoint(
-            on_message,
-            client=True,
-            max_size=max_size,
-            request=request,
-            key=key,
-            close_timeout_s=close_timeout_s,
-        ),
-        parts.hostname,
-        port,
+    endpoint = WsEndpoint(
+        on_message,
+        client=True,
+        max_size=max_size,
+        request=request,
+        key=key,
+        close_timeout_s=close_timeout_s,
     )
+    await bench_socket.connect(lambda: endpoint, parts.hostname, port)
     try:
         await endpoint.opened
     except BaseException:

@@ -7,6 +7,7 @@ lost, every interruption met its clear, and no gateway process outlives the run.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 from typing import Any
@@ -54,8 +55,15 @@ def test_report_has_every_figure(report: dict[str, Any]) -> None:
     assert report["no_prewarm"]["run"]["prewarm"] is False
     for key in ("cpu_ms_per_call_second", "memory_per_call_kb", "cpu_percent"):
         assert isinstance(run["gateway"][key], float)
-    for key in ("twilio_peer_cpu_percent", "agent_peer_cpu_percent", "machine_cpu_percent"):
+    for key in (
+        "twilio_peer_cpu_percent",
+        "agent_peer_cpu_percent",
+        "machine_cpu_percent",
+        "gateway_cpu_steal_percent",
+        "peer_cpu_steal_percent",
+    ):
         assert isinstance(run["load"][key], float)
+        assert run["load"][key] >= 0.0
     names = [t["name"] for t in report["targets"]]
     assert len(names) == 6  # the tool round trip, and no find-max in this run
     assert all(t["pass"] in (True, False) for t in report["targets"])
@@ -111,10 +119,28 @@ def test_the_table_shows_every_figure(report: dict[str, Any]) -> None:
         "ms per call-second",
         "KB per call",
         "bench peers CPU",
+        "host steal",
         "tool call -> result",
     ):
         assert label in text
     assert "PASS" in text or "FAIL" in text
+
+
+def test_time_taken_by_the_host_counts_as_a_busy_machine(report: dict[str, Any]) -> None:
+    """Steal on either side makes a find-max step 'machine busy' (so it is run again)."""
+    figures = copy.deepcopy(report["main"])
+    load = figures["load"]
+    load.update(
+        other_processes_cpu_percent=0.0, gateway_cpu_steal_percent=0.0, peer_cpu_steal_percent=0.0
+    )
+    assert not bench_report.machine_busy(figures)
+    load["peer_cpu_steal_percent"] = 8.0
+    assert bench_report.machine_busy(figures)
+    step = bench_report.step_summary(figures, ok=False)
+    assert step["machine_busy"] and step["steal_percent"] == 8.0
+    load.update(peer_cpu_steal_percent=0.0, gateway_cpu_steal_percent=8.0)
+    assert bench_report.machine_busy(figures)
+    assert "latency tails follow it" in bench_report.render({**report, "main": figures})
 
 
 # ------------------------------------------------------------------ pure parts
@@ -132,26 +158,34 @@ def test_tags_survive_base64_and_reframing() -> None:
 def test_arrivals_count_gaps_reorders_and_duplicates() -> None:
     arrivals = Arrivals(call=1, warmup_frames=2)
     for seq in (0, 1, 3, 2, 3, 6):
-        arrivals.note((1, seq, 0), 5)
-    arrivals.note((2, 4, 0), 5)
-    arrivals.note(None, 5)
+        arrivals.note((1, seq, 0), 5, 3)
+    arrivals.note((2, 4, 0), 5, 3)
+    arrivals.note(None, 5, 3)
     assert arrivals.received == 5
     assert arrivals.reordered == 1
     assert arrivals.duplicates == 1
     assert arrivals.foreign == 1
     assert arrivals.untagged == 1
     assert arrivals.missing(8) == [4, 5, 7]
-    assert len(arrivals.latency_ns) == 3  # 3, 2 and 6; 0 and 1 are the warm-up
+    assert list(arrivals.latency_ns) == [3] * 3  # 3, 2 and 6; 0 and 1 are the warm-up
+    assert list(arrivals.read_latency_ns) == [5] * 3  # the same frames, to their read
 
 
 def test_frames_of_an_interrupted_response_are_not_faults() -> None:
     caller = Arrivals(0)
     agent = Arrivals(0)
     for seq in range(10):
-        caller.note((0, seq, 0), 1)
+        caller.note((0, seq, 0), 1, 1)
     for seq in (*range(5), *range(8, 12)):  # 5..7 were cut by a barge-in
-        agent.note((0, seq, 0), 1)
-    twilio = TwilioCall(0, "CA" + "0" * 32, agent, frames_sent=10, clears_ns=[20_000_000])
+        agent.note((0, seq, 0), 1, 1)
+    twilio = TwilioCall(
+        0,
+        "CA" + "0" * 32,
+        agent,
+        frames_sent=10,
+        clears_ns=[20_000_000],
+        clears_read_ns=[22_000_000],
+    )
     twilio.closed_by_gateway = True
     session = AgentCall(0, twilio.call_sid, "hi", 0, caller, frames_sent=13)
     session.responses = [Response(1, 0, 8, interrupted=True), Response(2, 8, 13)]
@@ -164,6 +198,7 @@ def test_frames_of_an_interrupted_response_are_not_faults() -> None:
     assert figures["caller_to_agent"]["dropped"] == 0
     assert figures["interruption_to_clear_ms"]["n"] == 1
     assert figures["interruption_to_clear_ms"]["p50"] == pytest.approx(5.0)
+    assert figures["interruption_to_clear_read_ms"]["p50"] == pytest.approx(7.0)
 
 
 # ------------------------------------------------------------------ the peers' fast reads
@@ -183,15 +218,16 @@ def test_the_twilio_peer_reads_the_gateways_media_and_finds_every_fault() -> Non
     two = bench_tag.chunk_b64(4, 7, 2, 1)  # two frames in one message: the slow path
     messages.append(twilio_events.media_message("MZ", two).encode())
     for message in messages:
-        line.on_message(bench_ws.OP_TEXT, message, 1_000_001)
-    line.on_message(bench_ws.OP_BINARY, b"\x00", 1_000_001)
+        line.on_message(bench_ws.OP_TEXT, message, 1_000_101, 1_000_001)
+    line.on_message(bench_ws.OP_BINARY, b"\x00", 1_000_101, 1_000_001)
     arrivals = rec.agent
     assert (arrivals.received, arrivals.reordered, arrivals.duplicates) == (7, 1, 1)
     assert (arrivals.foreign, arrivals.untagged) == (1, 1)
     assert arrivals.missing(10) == [4, 5, 9]
-    assert list(arrivals.latency_ns) == [1_000_000] * 7
+    assert list(arrivals.latency_ns) == [1_000_000] * 7  # sent at 1, at the socket at 1_000_001
+    assert list(arrivals.read_latency_ns) == [1_000_100] * 7
     assert rec.media_received == 9 and rec.other_messages == 1
-    assert line.play_end_ns == 1_000_001 + 10 * bench_twilio.FRAME_NS  # 10 frames queued
+    assert line.play_end_ns == 1_000_101 + 10 * bench_twilio.FRAME_NS  # 10 frames queued
 
 
 async def test_the_agent_peer_reads_the_gateways_caller_audio_and_finds_every_fault() -> None:
@@ -202,9 +238,9 @@ async def test_the_agent_peer_reads_the_gateways_caller_audio_and_finds_every_fa
     frames.append(bench_tag.frame_b64(3, 3, 5))  # another call's frame: misrouted
     frames.append(bench_tag.chunk_b64(2, 3, 3, 5))  # three frames at once
     for audio in frames:
-        conv.on_message(bench_ws.OP_TEXT, agent_events.user_audio_message(audio).encode(), 9)
-    conv.on_message(bench_ws.OP_TEXT, b'{"type":"pong","event_id":77}', 9)  # no such ping
-    conv.on_message(bench_ws.OP_TEXT, b"not json", 9)
+        conv.on_message(bench_ws.OP_TEXT, agent_events.user_audio_message(audio).encode(), 9, 8)
+    conv.on_message(bench_ws.OP_TEXT, b'{"type":"pong","event_id":77}', 9, 8)  # no such ping
+    conv.on_message(bench_ws.OP_TEXT, b"not json", 9, 8)
     arrivals = rec.caller
     assert (arrivals.received, arrivals.reordered, arrivals.duplicates) == (6, 1, 1)
     assert arrivals.foreign == 1

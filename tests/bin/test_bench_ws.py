@@ -10,15 +10,18 @@ and fails a connection that breaks the rules instead of reading garbage.
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
+import time
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 import pytest
 from websockets.asyncio.client import connect as library_connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from bin import bench_ws
+from bin import bench_socket, bench_ws
 
 Received = list[tuple[int, bytes]]
 
@@ -28,8 +31,8 @@ def _collector(expect: int = 1) -> tuple[Received, bench_ws.OnMessage, asyncio.E
     got: Received = []
     enough = asyncio.Event()
 
-    def on_message(opcode: int, payload: bytes, now: int) -> None:
-        assert now > 0
+    def on_message(opcode: int, payload: bytes, now: int, arrived: int) -> None:
+        assert 0 < arrived <= now
         got.append((opcode, payload))
         if len(got) >= expect:
             enough.set()
@@ -37,10 +40,18 @@ def _collector(expect: int = 1) -> tuple[Received, bench_ws.OnMessage, asyncio.E
     return got, on_message, enough
 
 
-async def _bench_server(got: Received) -> tuple[asyncio.Server, list[bench_ws.WsEndpoint], int]:
+class _Server(Protocol):
+    def close(self) -> None: ...
+
+
+async def _bench_server(
+    got: Received, *, stamped: bool = True
+) -> tuple[_Server, list[bench_ws.WsEndpoint], int]:
+    """An echoing server of bench endpoints: on the agent peer's own stamped sockets,
+    or (``stamped=False``) on the event loop's transports."""
     endpoints: list[bench_ws.WsEndpoint] = []
 
-    def on_message(opcode: int, payload: bytes, now: int) -> None:
+    def on_message(opcode: int, payload: bytes, now: int, arrived: int) -> None:
         got.append((opcode, payload))
         endpoints[-1].send_text(b"echo:" + payload)
 
@@ -48,9 +59,15 @@ async def _bench_server(got: Received) -> tuple[asyncio.Server, list[bench_ws.Ws
         endpoints.append(bench_ws.WsEndpoint(on_message, client=False, max_size=1000))
         return endpoints[-1]
 
+    if stamped:
+        stamped_server = bench_socket.StampedServer(factory, "127.0.0.1", 16)
+        return stamped_server, endpoints, stamped_server.port
     server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     return server, endpoints, port
+
+
+both_transports = pytest.mark.parametrize("stamped", [True, False], ids=["stamped", "asyncio"])
 
 
 async def test_the_client_talks_to_a_library_server() -> None:
@@ -118,9 +135,10 @@ async def test_a_non_websocket_answer_fails_the_handshake() -> None:
     server.close()
 
 
-async def test_the_server_talks_to_a_library_client() -> None:
+@both_transports
+async def test_the_server_talks_to_a_library_client(stamped: bool) -> None:
     got: Received = []
-    server, endpoints, port = await _bench_server(got)
+    server, endpoints, port = await _bench_server(got, stamped=stamped)
     async with library_connect(f"ws://127.0.0.1:{port}/v1/convai?agent_id=a") as client:
         await client.send("one")
         assert await client.recv() == "echo:one"
@@ -146,8 +164,9 @@ async def test_the_server_talks_to_a_library_client() -> None:
     server.close()
 
 
-async def test_the_server_closes_and_the_library_client_sees_it() -> None:
-    server, endpoints, port = await _bench_server([])
+@both_transports
+async def test_the_server_closes_and_the_library_client_sees_it(stamped: bool) -> None:
+    server, endpoints, port = await _bench_server([], stamped=stamped)
     async with library_connect(f"ws://127.0.0.1:{port}/") as client:
         await client.send("hi")
         await client.recv()
@@ -159,9 +178,10 @@ async def test_the_server_closes_and_the_library_client_sees_it() -> None:
     server.close()
 
 
-async def test_an_oversized_message_closes_with_1009() -> None:
+@both_transports
+async def test_an_oversized_message_closes_with_1009(stamped: bool) -> None:
     got: Received = []
-    server, _, port = await _bench_server(got)
+    server, _, port = await _bench_server(got, stamped=stamped)
     async with library_connect(f"ws://127.0.0.1:{port}/") as client:
         await client.send("x" * 1001)
         with pytest.raises(ConnectionClosed):
@@ -171,9 +191,10 @@ async def test_an_oversized_message_closes_with_1009() -> None:
     server.close()
 
 
-async def test_an_unmasked_client_frame_is_a_protocol_error() -> None:
+@both_transports
+async def test_an_unmasked_client_frame_is_a_protocol_error(stamped: bool) -> None:
     got: Received = []
-    server, _, port = await _bench_server(got)
+    server, _, port = await _bench_server(got, stamped=stamped)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
         b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -191,8 +212,9 @@ async def test_an_unmasked_client_frame_is_a_protocol_error() -> None:
     server.close()
 
 
-async def test_a_request_that_is_not_an_upgrade_gets_400() -> None:
-    server, endpoints, port = await _bench_server([])
+@both_transports
+async def test_a_request_that_is_not_an_upgrade_gets_400(stamped: bool) -> None:
+    server, endpoints, port = await _bench_server([], stamped=stamped)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = await asyncio.wait_for(reader.read(), 5)
@@ -209,3 +231,75 @@ def test_frame_headers_use_the_shortest_length_form() -> None:
     assert bench_ws.frame_header(bench_ws.OP_TEXT, 65536, False) == (
         b"\x81\x7f" + (65536).to_bytes(8, "big")
     )
+
+
+# ------------------------------------------------------------------ arrival stamps
+async def _raw_client(port: int) -> socket.socket:
+    """A bare socket past the opening handshake, to write frames by hand."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    await loop.sock_sendall(
+        sock,
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += await loop.sock_recv(sock, 4096)
+    assert head.startswith(b"HTTP/1.1 101")
+    return sock
+
+
+async def test_a_message_is_stamped_when_it_reached_the_socket_not_when_it_was_read() -> None:
+    """The peer's own delay (here: its event loop blocked) is not counted as latency."""
+    times: list[tuple[int, int]] = []
+    came = asyncio.Event()
+
+    def on_message(opcode: int, payload: bytes, now: int, arrived: int) -> None:
+        times.append((now, arrived))
+        came.set()
+
+    server = bench_socket.StampedServer(
+        lambda: bench_ws.WsEndpoint(on_message, client=False), "127.0.0.1", 4
+    )
+    sock = await _raw_client(server.port)
+    sent_ns = time.monotonic_ns()
+    sock.send(b"\x81\x82\x00\x00\x00\x00hi")  # "hi", masked with a zero key
+    time.sleep(0.2)  # noqa: ASYNC251 - the point: the loop (the server's reader) is held up
+    unblocked_ns = time.monotonic_ns()
+    await asyncio.wait_for(came.wait(), 5)
+    [(read_ns, arrived_ns)] = times
+    assert sent_ns <= arrived_ns < unblocked_ns <= read_ns
+    sock.close()
+    server.close()
+
+
+async def test_a_message_larger_than_the_socket_buffers_goes_out_whole() -> None:
+    """Writes the kernel cannot take at once wait for the socket, in order."""
+    received: list[int] = []
+
+    async def count(ws: ServerConnection) -> None:
+        async for message in ws:
+            received.append(len(message))
+            await ws.send(str(len(message)))
+
+    async with serve(count, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        got, on_message, enough = _collector(2)
+        ws = await bench_ws.connect(f"ws://127.0.0.1:{port}/", on_message)
+        big = b"y" * (8 * 2**20)
+        assert ws.send_texts([big, b"after"])
+        await asyncio.wait_for(enough.wait(), 30)
+        assert received == [len(big), 5]
+        assert got == [(bench_ws.OP_TEXT, str(len(big)).encode()), (bench_ws.OP_TEXT, b"5")]
+        ws.close(1000)
+        await asyncio.wait_for(ws.closed, 5)
+
+
+def test_an_arrival_is_never_after_the_read() -> None:
+    assert bench_socket.arrival_ns([], 1_000) == 1_000  # no stamp: the read time
+    now_wall = time.time_ns()
+    late = struct.pack("@qq", now_wall // 10**9 + 60, 0)  # a minute in the future
+    assert bench_socket.arrival_ns([(socket.SOL_SOCKET, bench_socket.SO_TIMESTAMPNS, late)], 5) == 5
