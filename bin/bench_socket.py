@@ -34,7 +34,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux: 35 (SCM_TIMESTAMPNS too)
-READ_SIZE = 256 * 1024
+# Python allocates the whole buffer for each read and shrinks it after: at 256 KiB that
+# is a fresh mapping per read (20 µs a read here, against 4 µs at 64 KiB).
+READ_SIZE = 64 * 1024
 _TIMESPEC = struct.Struct("@qq")  # struct timespec: seconds, nanoseconds (64-bit Linux)
 _ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
 
