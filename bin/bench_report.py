@@ -23,7 +23,7 @@ OTHERS_BUSY_PERCENT = 25.0  # CPU of processes that are not the benchmark's, in 
 # Steal (the host running other guests) on the gateway's or the peers' CPUs, in % of
 # the window: above this, the latency tail says more about the host than the gateway.
 STEAL_BUSY_PERCENT = 5.0
-READ_LABEL = "  same, until the stand-in read it"
+READ_LABEL = "same, until the stand-in read it"  # the row under each latency figure
 
 
 def frame_faults(direction: dict[str, Any]) -> int:
@@ -219,19 +219,19 @@ def render(report: dict[str, Any]) -> str:
             main["caller_to_agent"]["latency_ms"],
             by_name["caller->agent added latency p99"],
         ),
-        _dist_row(READ_LABEL, main["caller_to_agent"]["read_latency_ms"]),
+        _dist_row(f"  {READ_LABEL}", main["caller_to_agent"]["read_latency_ms"]),
         _dist_row(
             "added latency agent->caller",
             main["agent_to_caller"]["latency_ms"],
             by_name["agent->caller added latency p99"],
         ),
-        _dist_row(READ_LABEL, main["agent_to_caller"]["read_latency_ms"]),
+        _dist_row(f"  {READ_LABEL}", main["agent_to_caller"]["read_latency_ms"]),
         _dist_row(
             "interruption -> clear",
             main["interruption_to_clear_ms"],
             by_name["interruption -> clear p99"],
         ),
-        _dist_row(READ_LABEL, main["interruption_to_clear_read_ms"]),
+        _dist_row(f"  {READ_LABEL}", main["interruption_to_clear_read_ms"]),
         _dist_row(
             f"start -> 1st agent frame, prewarm ({run['calls']})",
             main["start_to_first_agent_frame_ms"],
@@ -265,7 +265,7 @@ def render(report: dict[str, Any]) -> str:
     lines += [
         _dist_row("agent ping -> pong round trip", main["ping_rtt_ms"]),
         f"  (latency: stand-in send to arrival at the other stand-in's socket, the kernel's"
-        f" stamp; '{READ_LABEL.strip()}': to the moment the stand-in's code read it, its own"
+        f" stamp; '{READ_LABEL}': to the moment the stand-in's code read it, its own"
         " wake-up included; first second of each call untimed;"
         f" {clear['interruptions']} interruptions, {clear['clears']} clears,"
         f" {clear['unmatched']} unmatched)",

@@ -19,7 +19,7 @@ The peers note both instants, and the report shows both figures.
 :class:`StampedTransport` is the part of an asyncio transport that the bench's
 websocket endpoint (:mod:`bin.bench_ws`) uses: ``write`` (sent at once, the rest
 buffered until the socket is writable), ``close`` (after the buffer), ``abort``,
-``is_closing``; it reads with ``recvmsg`` from the event loop's ``add_reader`` and
+``is_closing``, and nothing else; it reads with ``recvmsg`` from the event loop's ``add_reader`` and
 calls the protocol's ``stamped_data_received(data, read_ns, arrived_ns)``, on the
 ``time.monotonic_ns`` clock both peers stamp their frames with.
 """
@@ -31,7 +31,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux: 35 (SCM_TIMESTAMPNS too)
 # Python allocates the whole buffer for each read and shrinks it after: at 256 KiB that
@@ -42,7 +42,7 @@ _ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class StampedProtocol(Protocol):
-    def connection_made(self, transport: Any) -> None: ...
+    def connection_made(self, transport: StampedTransport) -> None: ...
 
     def stamped_data_received(self, data: bytes, read_ns: int, arrived_ns: int) -> None: ...
 
@@ -124,9 +124,6 @@ class StampedTransport:
 
     def is_closing(self) -> bool:
         return self._closing
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._sock if name == "socket" else default
 
     # ------------------------------------------------------------------ the loop's side
     def _read(self) -> None:

@@ -1,17 +1,17 @@
-"""A lean RFC 6455 endpoint for the bench peers: one ``asyncio.Protocol`` per socket.
+"""A lean RFC 6455 endpoint for the bench peers: one protocol object per socket.
 
 Why not the ``websockets`` library the rest of parley uses: at a few hundred calls the
 library's general machinery (an ``Assembler`` and a task per connection, a frame
 object, a ``BytesIO`` and a context manager per message sent) cost the bench peers more
 CPU than the gateway they measure. A bench peer only ever sends unfragmented text
 frames with no extension, so a frame is a fixed header, a masking key when the client
-sends, and the payload; frames received are cut from the socket in ``data_received``
-and handed to a callback with one clock reading per read (every frame of one read
-arrived at the same instant), with no task switch in between. Over a
-:mod:`bin.bench_socket` transport (what :func:`connect` and the agent peer's server
-use), the callback also gets the instant the kernel queued the read's bytes on the
-socket, so the peer's own wake-up is not counted as the gateway's latency; over an
-ordinary asyncio transport that instant is the read time.
+sends, and the payload; frames received are cut from the bytes of each read and
+handed to a callback with no task switch in between, with two instants per read
+(every frame of one read counts as having come together): when it was read, and when
+the kernel queued its bytes on the socket, so that the peer's own wake-up is not
+counted as the gateway's latency. The socket underneath is a
+:class:`bin.bench_socket.StampedTransport` (:func:`connect`, and the agent peer's
+:class:`~bin.bench_socket.StampedServer`).
 
 What the peer still does as the protocol asks: the opening handshake both ways (with
 ``Sec-WebSocket-Accept`` checked by the client), a fresh masking key per client frame
@@ -29,9 +29,7 @@ import base64
 import hashlib
 import os
 import struct
-import time
 from collections.abc import Callable
-from typing import cast
 from urllib.parse import urlsplit
 
 from bin import bench_socket
@@ -87,7 +85,7 @@ def frame_header(opcode: int, length: int, masked: bool) -> bytes:
     return struct.pack("!BBQ", 0x80 | opcode, bit | 127, length)
 
 
-class WsEndpoint(asyncio.Protocol):
+class WsEndpoint:
     """One websocket connection, the client's or the server's side.
 
     ``opened`` resolves once the opening handshake is done (or fails with
@@ -115,7 +113,7 @@ class WsEndpoint(asyncio.Protocol):
         self.open = False  # frames may be sent
         self.close_code: int | None = None
         self.path = ""  # the request target, on the server side
-        self.transport: asyncio.Transport | None = None
+        self.transport: bench_socket.StampedTransport | None = None
         self._request = request
         self._key = key
         self._close_timeout_s = close_timeout_s
@@ -193,10 +191,9 @@ class WsEndpoint(asyncio.Protocol):
             loop = asyncio.get_running_loop()
             self._close_timer = loop.call_later(self._close_timeout_s, self.abort)
 
-    # ------------------------------------------------------------------ asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # (uvloop's transports are not subclasses of asyncio.Transport, only alike)
-        self.transport = cast(asyncio.Transport, transport)
+    # ------------------------------------------------------------------ the transport's calls
+    def connection_made(self, transport: bench_socket.StampedTransport) -> None:
+        self.transport = transport
         if self.client:
             self.transport.write(self._request)
 
@@ -211,12 +208,8 @@ class WsEndpoint(asyncio.Protocol):
         if not self.closed.done():
             self.closed.set_result(None)
 
-    def data_received(self, data: bytes) -> None:
-        now = time.monotonic_ns()
-        self.stamped_data_received(data, now, now)
-
     def stamped_data_received(self, data: bytes, now: int, arrived: int) -> None:
-        """``data_received``, with the instant the bytes reached the socket."""
+        """Bytes read at ``now`` that reached the socket at ``arrived``."""
         if self._reading_done:
             return  # after the peer's close frame or a protocol error: nothing more is read
         buf = self._buf + data if self._buf else data

@@ -47,6 +47,11 @@ def test_report_has_every_figure(report: dict[str, Any]) -> None:
     for direction in ("caller_to_agent", "agent_to_caller"):
         assert set(run[direction]["latency_ms"]) >= DISTRIBUTION
         assert run[direction]["latency_ms"]["n"] > 0
+        # Every frame reached the socket before the stand-in read it: each percentile
+        # to the socket is at most the same percentile to the read.
+        to_socket, to_read = run[direction]["latency_ms"], run[direction]["read_latency_ms"]
+        assert to_read["n"] == to_socket["n"]
+        assert all(to_socket[k] <= to_read[k] for k in ("p50", "p99", "max"))
         for key in ("frames_sent", "frames_received", "dropped", "reordered"):
             assert key in run[direction]
     assert set(run["interruption_to_clear_ms"]) >= DISTRIBUTION
@@ -89,6 +94,8 @@ def test_every_interruption_met_its_clear(report: dict[str, Any]) -> None:
     assert clear["unmatched"] == 0
     assert clear["negative"] == 0
     assert clear["n"] == clear["interruptions"]
+    read = report["main"]["interruption_to_clear_read_ms"]
+    assert read["n"] == clear["n"] and read["p50"] >= clear["p50"]
 
 
 def test_tool_calls_are_answered_from_the_accounts(report: dict[str, Any]) -> None:
@@ -120,6 +127,7 @@ def test_the_table_shows_every_figure(report: dict[str, Any]) -> None:
         "KB per call",
         "bench peers CPU",
         "host steal",
+        bench_report.READ_LABEL,
         "tool call -> result",
     ):
         assert label in text

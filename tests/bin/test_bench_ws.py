@@ -14,7 +14,6 @@ import socket
 import struct
 import time
 from collections.abc import AsyncIterator
-from typing import Protocol
 
 import pytest
 from websockets.asyncio.client import connect as library_connect
@@ -40,15 +39,8 @@ def _collector(expect: int = 1) -> tuple[Received, bench_ws.OnMessage, asyncio.E
     return got, on_message, enough
 
 
-class _Server(Protocol):
-    def close(self) -> None: ...
-
-
-async def _bench_server(
-    got: Received, *, stamped: bool = True
-) -> tuple[_Server, list[bench_ws.WsEndpoint], int]:
-    """An echoing server of bench endpoints: on the agent peer's own stamped sockets,
-    or (``stamped=False``) on the event loop's transports."""
+def _bench_server(got: Received) -> tuple[bench_socket.StampedServer, list[bench_ws.WsEndpoint]]:
+    """An echoing server of bench endpoints, on the agent peer's own stamped sockets."""
     endpoints: list[bench_ws.WsEndpoint] = []
 
     def on_message(opcode: int, payload: bytes, now: int, arrived: int) -> None:
@@ -59,15 +51,7 @@ async def _bench_server(
         endpoints.append(bench_ws.WsEndpoint(on_message, client=False, max_size=1000))
         return endpoints[-1]
 
-    if stamped:
-        stamped_server = bench_socket.StampedServer(factory, "127.0.0.1", 16)
-        return stamped_server, endpoints, stamped_server.port
-    server = await asyncio.get_running_loop().create_server(factory, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    return server, endpoints, port
-
-
-both_transports = pytest.mark.parametrize("stamped", [True, False], ids=["stamped", "asyncio"])
+    return bench_socket.StampedServer(factory, "127.0.0.1", 16), endpoints
 
 
 async def test_the_client_talks_to_a_library_server() -> None:
@@ -135,10 +119,10 @@ async def test_a_non_websocket_answer_fails_the_handshake() -> None:
     server.close()
 
 
-@both_transports
-async def test_the_server_talks_to_a_library_client(stamped: bool) -> None:
+async def test_the_server_talks_to_a_library_client() -> None:
     got: Received = []
-    server, endpoints, port = await _bench_server(got, stamped=stamped)
+    server, endpoints = _bench_server(got)
+    port = server.port
     async with library_connect(f"ws://127.0.0.1:{port}/v1/convai?agent_id=a") as client:
         await client.send("one")
         assert await client.recv() == "echo:one"
@@ -164,9 +148,9 @@ async def test_the_server_talks_to_a_library_client(stamped: bool) -> None:
     server.close()
 
 
-@both_transports
-async def test_the_server_closes_and_the_library_client_sees_it(stamped: bool) -> None:
-    server, endpoints, port = await _bench_server([], stamped=stamped)
+async def test_the_server_closes_and_the_library_client_sees_it() -> None:
+    server, endpoints = _bench_server([])
+    port = server.port
     async with library_connect(f"ws://127.0.0.1:{port}/") as client:
         await client.send("hi")
         await client.recv()
@@ -178,10 +162,10 @@ async def test_the_server_closes_and_the_library_client_sees_it(stamped: bool) -
     server.close()
 
 
-@both_transports
-async def test_an_oversized_message_closes_with_1009(stamped: bool) -> None:
+async def test_an_oversized_message_closes_with_1009() -> None:
     got: Received = []
-    server, _, port = await _bench_server(got, stamped=stamped)
+    server, _ = _bench_server(got)
+    port = server.port
     async with library_connect(f"ws://127.0.0.1:{port}/") as client:
         await client.send("x" * 1001)
         with pytest.raises(ConnectionClosed):
@@ -191,10 +175,10 @@ async def test_an_oversized_message_closes_with_1009(stamped: bool) -> None:
     server.close()
 
 
-@both_transports
-async def test_an_unmasked_client_frame_is_a_protocol_error(stamped: bool) -> None:
+async def test_an_unmasked_client_frame_is_a_protocol_error() -> None:
     got: Received = []
-    server, _, port = await _bench_server(got, stamped=stamped)
+    server, _ = _bench_server(got)
+    port = server.port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
         b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -212,9 +196,9 @@ async def test_an_unmasked_client_frame_is_a_protocol_error(stamped: bool) -> No
     server.close()
 
 
-@both_transports
-async def test_a_request_that_is_not_an_upgrade_gets_400(stamped: bool) -> None:
-    server, endpoints, port = await _bench_server([], stamped=stamped)
+async def test_a_request_that_is_not_an_upgrade_gets_400() -> None:
+    server, endpoints = _bench_server([])
+    port = server.port
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     answer = await asyncio.wait_for(reader.read(), 5)
