@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bin import bench_agent, bench_report
-from bin.bench_gateway import GatewayError
+from bin import bench_agent, bench_merge, bench_report
+from bin.bench_gateway import GatewayError, Relay
 from bin.bench_proc import PeerError
 from bin.bench_stage import StageSpec, run_stage
 from bin.local_postgres import PostgresServer
@@ -59,6 +59,7 @@ class BenchOptions:
     tool_every_s: float = 1.0
     processes: int = 1
     supervisors: int = 0
+    baseline: bool = False
 
 
 def _say(quiet: bool, text: str) -> None:
@@ -73,36 +74,44 @@ def step_passes(figures: dict[str, Any]) -> bool:
         return False
     for direction in ("caller_to_agent", "agent_to_caller"):
         d = figures[direction]
-        if d["latency_ms"]["p99"] >= FIND_MAX_P99_MS or bench_report.frame_faults(d):
+        if d["latency_ms"]["p99"] >= FIND_MAX_P99_MS or bench_merge.frame_faults(d):
             return False
     return True
 
 
-def find_max(options: BenchOptions, workdir: Path, quiet: bool) -> dict[str, Any]:
+def find_max(
+    options: BenchOptions, workdir: Path, quiet: bool, relay: Relay = "parley"
+) -> dict[str, Any]:
     """Steps of ``find_max_step`` calls from ``find_max_start`` up to the first failure.
 
     If the first step already fails, steps go down instead, to the first success. A
     step that fails while other processes on the machine were busy is run once more.
+    ``relay="bare"``: the same search through the bare relay (``--baseline``).
     """
+    what = "" if relay == "parley" else " through the bare relay"
     steps: list[dict[str, Any]] = []
     best: int | None = None
     calls = options.find_max_start
     direction = 0
     while 0 < calls <= options.find_max_limit:
-        _say(quiet, f"parley bench: find-max, {calls} calls x {options.find_max_seconds:g} s ...")
+        _say(
+            quiet,
+            f"parley bench: find-max{what}, {calls} calls x {options.find_max_seconds:g} s ...",
+        )
         spec = StageSpec(
             calls,
             options.find_max_seconds,
             warmup_calls=options.warmup_calls,
             pin=options.pin,
+            relay=relay,
         )
-        figures = run_stage(spec, workdir / f"find-max-{calls}")
+        figures = run_stage(spec, workdir / f"find-max-{relay}-{calls}")
         ok = step_passes(figures)
         steps.append(bench_report.step_summary(figures, ok))
         if not ok and steps[-1]["machine_busy"]:
             # Something else on the machine took CPU during this step: run it once more.
             _say(quiet, f"parley bench: other processes were busy; {calls} calls again ...")
-            figures = run_stage(spec, workdir / f"find-max-{calls}-again")
+            figures = run_stage(spec, workdir / f"find-max-{relay}-{calls}-again")
             ok = step_passes(figures)
             steps.append(bench_report.step_summary(figures, ok))
         if direction == 0:
@@ -206,7 +215,25 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
                 ),
                 workdir / "tools",
             )
+        report["baseline"] = None
+        if options.baseline:
+            _say(quiet, f"parley bench: the same {options.calls} calls through the bare relay ...")
+            report["baseline"] = run_stage(
+                StageSpec(
+                    options.calls,
+                    options.seconds,
+                    warmup_calls=options.warmup_calls,
+                    pin=options.pin,
+                    relay="bare",
+                ),
+                workdir / "baseline",
+            )
         report["find_max"] = find_max(options, workdir, quiet) if options.find_max else None
+        report["baseline_find_max"] = (
+            find_max(options, workdir, quiet, relay="bare")
+            if options.find_max and options.baseline
+            else None
+        )
     report["targets"] = bench_report.targets(report)
     return report
 
@@ -254,6 +281,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         tool_seconds=getattr(args, "tool_seconds", 10.0),
         processes=getattr(args, "processes", 1),
         supervisors=getattr(args, "supervisors", 0),
+        baseline=getattr(args, "baseline", False),
     )
 
 

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Literal
 
 import psutil
 
@@ -29,6 +30,9 @@ AGENT_ID = "agent-bench"
 BENCH_ORG = "bench-org"
 BENCH_KEY = "bench-operator-key-0001"
 PR_SET_PDEATHSIG = 1
+
+#: What runs in the gateway's place: parley itself, or the bare relay (a baseline).
+Relay = Literal["parley", "bare"]
 
 
 class GatewayError(RuntimeError):
@@ -50,8 +54,10 @@ class GatewayProcess:
         name: str = "gateway",
         public_url: str | None = None,
         extra_env: dict[str, str] | None = None,
+        relay: Relay = "parley",
     ) -> None:
-        """One ``parley serve``; ``public_url`` is the balancer's when there are many."""
+        """One ``parley serve`` (or, ``relay="bare"``, the bare relay in its place, see
+        ``bench_bare_relay``); ``public_url`` is the balancer's when there are many."""
         self.workdir = workdir
         self.port = free_port()
         self.agent_port = agent_port
@@ -59,6 +65,7 @@ class GatewayProcess:
         self.name = name
         self.public_url = public_url
         self.extra_env = dict(extra_env or {})
+        self.relay = relay
         self.log_path = workdir / f"{name}.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self.pid = 0
@@ -92,7 +99,8 @@ class GatewayProcess:
         return env
 
     def start(self, timeout_s: float = 30.0) -> None:
-        command = [sys.executable, "-m", "bin.cli", "serve", "--host", "127.0.0.1"]
+        module = ["bin.bench_bare_relay"] if self.relay == "bare" else ["bin.cli", "serve"]
+        command = [sys.executable, "-m", *module, "--host", "127.0.0.1"]
         command += ["--port", str(self.port)]
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module

@@ -42,6 +42,12 @@ def summary_ms(values_ns: Any) -> dict[str, float | int]:
     }
 
 
+def frame_faults(direction: dict[str, Any]) -> int:
+    """Frames dropped, reordered, duplicated, misrouted or unreadable in one direction."""
+    keys = ("dropped", "reordered", "duplicates", "misrouted", "untagged", "unexpected")
+    return sum(int(direction[k]) for k in keys)
+
+
 def _latencies(arrivals: list[Arrivals], *, read: bool = False) -> Any:
     arrays = [a.read_latency_ns if read else a.latency_ns for a in arrivals]
     parts = [np.frombuffer(values, dtype=np.int64) for values in arrays if len(values)]

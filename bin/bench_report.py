@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bin.bench_columns import side_by_side
+from bin.bench_merge import frame_faults
+
 LATENCY_P99_MS = 5.0
 CLEAR_P99_MS = 2.0
 FIRST_FRAME_MS = 50.0
@@ -24,12 +27,6 @@ OTHERS_BUSY_PERCENT = 25.0  # CPU of processes that are not the benchmark's, in 
 # the window: above this, the latency tail says more about the host than the gateway.
 STEAL_BUSY_PERCENT = 5.0
 READ_LABEL = "same, until the stand-in read it"  # the row under each latency figure
-
-
-def frame_faults(direction: dict[str, Any]) -> int:
-    """Frames dropped, reordered, duplicated, misrouted or unreadable in one direction."""
-    keys = ("dropped", "reordered", "duplicates", "misrouted", "untagged", "unexpected")
-    return sum(int(direction[k]) for k in keys)
 
 
 def peer_lateness_ms(figures: dict[str, Any]) -> float:
@@ -313,139 +310,46 @@ def render(report: dict[str, Any]) -> str:
     lines += side_by_side(report)
     search = report.get("find_max")
     if search is not None:
-        lines += ["", f"  find-max ({search['seconds']:g} s calls; pass = {search['criterion']})"]
-        lines.append(
-            f"  {'calls':>7} {'c->a p99':>10} {'a->c p99':>10} {'max':>10} {'read p99':>10}"
-            f" {'faults':>7}"
-            f" {'gw CPU':>7} {'peers':>7} {'peer late':>10} {'others':>7} {'steal':>6}"
-        )
-        for step in search["steps"]:
-            lines.append(
-                f"  {step['calls']:>7} {_ms(step['caller_to_agent_p99_ms']):>10}"
-                f" {_ms(step['agent_to_caller_p99_ms']):>10} {_ms(step['max_ms']):>10}"
-                f" {_ms(step['read_p99_ms']):>10}"
-                f" {step['frame_faults']:>7} {step['gateway_cpu_percent']:>6.0f}%"
-                f" {step['peers_cpu_percent']:>6.0f}% {_ms(step['peer_tick_late_p99_ms']):>10}"
-                f" {step['other_cpu_percent']:>6.0f}% {step['steal_percent']:>5.1f}%"
-                f"  {_verdict(step['pass'])}"
-                + ("  (load-limited?)" if step["load_limited"] else "")
-                + ("  (machine busy)" if step["machine_busy"] else "")
-            )
         target = by_name["max calls per gateway"]
-        best = search["max_calls"]
-        shown = "none" if best is None else f"{best} calls"
-        lines.append(
-            f"  largest number of calls one gateway holds: {shown}"
-            f"   target {target['limit']}  {_verdict(target['pass'])}"
+        lines += find_max_table(
+            search,
+            "largest number of calls one gateway holds",
+            f"   target {target['limit']}  {_verdict(target['pass'])}",
+        )
+    baseline = report.get("baseline_find_max")
+    if baseline is not None:
+        lines += find_max_table(
+            baseline,
+            "largest number of calls the bare relay holds",
+            " (same host, just after; no target: it shows the host's ceiling)",
+            title="bare relay find-max",
         )
     return "\n".join(lines)
 
 
-def _p99(figures: dict[str, Any], key: str) -> float:
-    return float(figures[key]["latency_ms"]["p99"])
-
-
-def side_by_side(report: dict[str, Any]) -> list[str]:
-    """The closing note of ``--processes`` / ``--supervisors``: the runs in columns."""
-    main, single, fanout = report["main"], report.get("single"), report.get("fanout")
-    if single is None and fanout is None:
-        return []
-    processes = main["run"].get("processes", 1)
-    columns: list[tuple[str, dict[str, Any]]] = []
-    if single is not None:
-        columns.append(("1 process", single))
-    columns.append((f"{processes} process" + ("es" if processes > 1 else ""), main))
-    if fanout is not None:
-        columns.append((f"+{fanout['run']['supervisors']} supervisors", fanout))
-
-    def row(label: str, values: list[str]) -> str:
-        return f"  {label:<36}" + "".join(f"{v:>18}" for v in values)
-
-    def ms(value: float) -> str:
-        return f"{value:.2f} ms"
-
-    lines = ["", row("side by side", [name for name, _ in columns])]
-    for label, key in (
-        ("added latency caller->agent p99", "caller_to_agent"),
-        ("added latency agent->caller p99", "agent_to_caller"),
-    ):
-        lines.append(row(label, [ms(_p99(f, key)) for _, f in columns]))
+def find_max_table(
+    search: dict[str, Any], result: str, verdict: str, *, title: str = "find-max"
+) -> list[str]:
+    """The find-max steps, one row each, and the largest number of calls that passed."""
+    lines = ["", f"  {title} ({search['seconds']:g} s calls; pass = {search['criterion']})"]
     lines.append(
-        row(
-            "added latency p50 (both ways)",
-            [
-                f"{f['caller_to_agent']['latency_ms']['p50']:.2f}"
-                f"/{f['agent_to_caller']['latency_ms']['p50']:.2f}"
-                for _, f in columns
-            ],
-        )
+        f"  {'calls':>7} {'c->a p99':>10} {'a->c p99':>10} {'max':>10} {'read p99':>10}"
+        f" {'faults':>7}"
+        f" {'gw CPU':>7} {'peers':>7} {'peer late':>10} {'others':>7} {'steal':>6}"
     )
-    lines.append(
-        row(
-            "start -> 1st agent frame p99",
-            [ms(f["start_to_first_agent_frame_ms"]["p99"]) for _, f in columns],
+    for step in search["steps"]:
+        lines.append(
+            f"  {step['calls']:>7} {_ms(step['caller_to_agent_p99_ms']):>10}"
+            f" {_ms(step['agent_to_caller_p99_ms']):>10} {_ms(step['max_ms']):>10}"
+            f" {_ms(step['read_p99_ms']):>10}"
+            f" {step['frame_faults']:>7} {step['gateway_cpu_percent']:>6.0f}%"
+            f" {step['peers_cpu_percent']:>6.0f}% {_ms(step['peer_tick_late_p99_ms']):>10}"
+            f" {step['other_cpu_percent']:>6.0f}% {step['steal_percent']:>5.1f}%"
+            f"  {_verdict(step['pass'])}"
+            + ("  (load-limited?)" if step["load_limited"] else "")
+            + ("  (machine busy)" if step["machine_busy"] else "")
         )
-    )
-    lines.append(
-        row(
-            "interruption -> clear p99",
-            [ms(f["interruption_to_clear_ms"]["p99"]) for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "frames dropped/reordered",
-            [
-                str(frame_faults(f["caller_to_agent"]) + frame_faults(f["agent_to_caller"]))
-                for _, f in columns
-            ],
-        )
-    )
-    lines.append(
-        row(
-            "calls completed",
-            [f"{f['calls']['completed']}/{f['calls']['placed']}" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "gateway CPU per call-second",
-            [f"{f['gateway']['cpu_ms_per_call_second']:.2f} ms" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "gateway memory per call",
-            [f"{f['gateway']['memory_per_call_kb']:.0f} KB" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "whole machine CPU (others)",
-            [
-                f"{f['load']['machine_cpu_percent']:.0f}%"
-                f" ({f['load']['other_processes_cpu_percent']:.0f}%)"
-                for _, f in columns
-            ],
-        )
-    )
-    if fanout is not None and fanout.get("live"):
-        live = fanout["live"]
-        added = [
-            _p99(fanout, key) - _p99(main, key) for key in ("caller_to_agent", "agent_to_caller")
-        ]
-        lines += [
-            f"  live fan-out: {live['supervisors']} supervisors each received"
-            f" {live['events_per_supervisor_min']}..{live['events_per_supervisor_max']} events,"
-            f" {live['out_of_order']} out of order, delivery p50"
-            f" {live['delivery_ms']['p50']:.1f} ms / p99 {live['delivery_ms']['p99']:.1f} ms"
-            f" (publish to supervisor);",
-            f"  added p99 with them watching: caller->agent {added[0]:+.2f} ms,"
-            f" agent->caller {added[1]:+.2f} ms"
-            + (
-                f"; live peer {fanout['load']['live_peer_cpu_percent']:.0f} % of one core"
-                if fanout["load"].get("live_peer_cpu_percent")
-                else ""
-            ),
-        ]
+    best = search["max_calls"]
+    shown = "none" if best is None else f"{best} calls"
+    lines.append(f"  {result}: {shown}{verdict}")
     return lines

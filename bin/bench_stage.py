@@ -23,7 +23,14 @@ import psutil
 
 from bin import bench_agent, bench_live, bench_twilio
 from bin.bench_cpu import CpuWindow
-from bin.bench_gateway import ACCOUNT_SID, AUTH_TOKEN, BENCH_KEY, GatewayError, GatewayProcess
+from bin.bench_gateway import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    BENCH_KEY,
+    GatewayError,
+    GatewayProcess,
+    Relay,
+)
 from bin.bench_merge import merge, summary_ms
 from bin.bench_proc import Peer
 
@@ -51,6 +58,8 @@ class StageSpec:
     supervisors: int = 0
     #: ``PARLEY_*`` settings every gateway of the stage shares (Redis, PostgreSQL).
     shared: tuple[tuple[str, str], ...] = ()
+    #: What carries the calls: parley's gateway, or the bare relay (``--baseline``).
+    relay: Relay = "parley"
 
 
 def gateway_cpu_plan(pin: bool, processes: int) -> tuple[list[list[int]], list[int]] | None:
@@ -129,7 +138,12 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         for n in range(spec.processes):
             name = "gateway" if spec.processes == 1 else f"gateway-{n}"
             gateway = GatewayProcess(
-                workdir, agent_port, prewarm=spec.prewarm, name=name, extra_env=shared
+                workdir,
+                agent_port,
+                prewarm=spec.prewarm,
+                name=name,
+                extra_env=shared,
+                relay=spec.relay,
             )
             if spec.processes > 1:
                 # Every process answers for one public URL (the balancer's); the Twilio
@@ -228,6 +242,7 @@ def run_stage(spec: StageSpec, workdir: Path) -> dict[str, Any]:
         "calls": spec.calls,
         "seconds": spec.seconds,
         "prewarm": spec.prewarm,
+        "relay": spec.relay,
         "processes": spec.processes,
         "supervisors": spec.supervisors,
         "ramp_s": round(ramp, 3),

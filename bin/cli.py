@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the calls with this many WS /live supervisors watching every call",
     )
     bench.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run the same calls (and find-max) through a bare relay that only moves"
+        " frames, to show what this host gives any relay",
+    )
+    bench.add_argument(
         "--no-prewarm-compare",
         action="store_true",
         help="skip the short second run without prewarm",

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from bin import bench_agent, bench_report, bench_tag, bench_twilio, bench_ws
+from bin import bench_agent, bench_merge, bench_report, bench_tag, bench_twilio, bench_ws
 from bin.bench_agent import AgentCall, AgentReport, Response
 from bin.bench_arrivals import Arrivals
 from bin.bench_merge import merge
@@ -84,7 +84,7 @@ def test_frames_went_both_ways_and_none_was_lost(report: dict[str, Any]) -> None
         assert figures["frames_received"] == figures["frames_sent"] - figures["dropped_by_barge_in"]
         assert figures["dropped"] == 0
         assert figures["reordered"] == 0
-        assert bench_report.frame_faults(figures) == 0
+        assert bench_merge.frame_faults(figures) == 0
 
 
 def test_every_interruption_met_its_clear(report: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from bin import bench_report
+from bin import bench_merge, bench_report
 from bin.cli import main
 from tests.system_tools import require_tool
 
@@ -46,7 +46,7 @@ def test_two_processes_carry_every_call_and_lose_no_frame(report: dict[str, Any]
         assert run["calls"]["completed"] == run["calls"]["placed"] == 4, stage
         for direction in ("caller_to_agent", "agent_to_caller"):
             assert run[direction]["frames_received"] > 0
-            assert bench_report.frame_faults(run[direction]) == 0, (stage, direction)
+            assert bench_merge.frame_faults(run[direction]) == 0, (stage, direction)
     assert report["main"]["run"]["processes"] == 2
     assert report["single"]["run"]["processes"] == 1
     assert len(report["main"]["gateway"]["pids"]) == 2
