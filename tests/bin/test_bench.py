@@ -6,10 +6,7 @@ lost, every interruption met its clear, and no gateway process outlives the run.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import json
 from typing import Any
 
 import psutil
@@ -20,8 +17,8 @@ from bin.bench_agent import AgentCall, AgentReport, Response
 from bin.bench_arrivals import Arrivals
 from bin.bench_merge import merge
 from bin.bench_twilio import TwilioCall, TwilioReport
-from bin.cli import main
 from gateway import agent_events, twilio_events
+from tests.bin.bench_cli import bench_report_json
 
 DISTRIBUTION = {"p50", "p99", "max", "n"}
 
@@ -29,17 +26,9 @@ DISTRIBUTION = {"p50", "p99", "max", "n"}
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
     """One real benchmark run through the CLI, with ``--json``; its parsed output."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        status = main(
-            [
-                *("bench", "--calls", "3", "--seconds", "3"),
-                *("--tool-calls", "2", "--tool-seconds", "3", "--json"),
-            ]
-        )
-    assert status == 0
-    parsed: dict[str, Any] = json.loads(out.getvalue())
-    return parsed
+    return bench_report_json(
+        *("--calls", "3", "--seconds", "3", "--tool-calls", "2", "--tool-seconds", "3")
+    )
 
 
 def test_report_has_every_figure(report: dict[str, Any]) -> None:

@@ -7,32 +7,22 @@ none of parley's marks), it is gone afterwards, and the report puts it beside pa
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
-import json
 from typing import Any
 
 import psutil
 import pytest
 
 from bin import bench_bare_relay, bench_merge, bench_report
-from bin.cli import main
+from tests.bin.bench_cli import bench_report_json
 
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        status = main(
-            [
-                *("bench", "--calls", "3", "--seconds", "3", "--baseline", "--json"),
-                *("--tool-calls", "0", "--no-prewarm-compare"),
-            ]
-        )
-    assert status == 0
-    parsed: dict[str, Any] = json.loads(out.getvalue())
-    return parsed
+    return bench_report_json(
+        *("--calls", "3", "--seconds", "3", "--baseline"),
+        *("--tool-calls", "0", "--no-prewarm-compare"),
+    )
 
 
 def test_the_bare_relay_carries_every_frame_both_ways(report: dict[str, Any]) -> None:

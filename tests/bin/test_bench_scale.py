@@ -7,16 +7,13 @@ saw every call's events in order, and nothing the bench started outlives it.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 from typing import Any
 
 import psutil
 import pytest
 
 from bin import bench_merge, bench_report
-from bin.cli import main
+from tests.bin.bench_cli import bench_report_json
 from tests.system_tools import require_tool
 
 # Three runs of gateways, Redis and PostgreSQL starting up, on a shared machine.
@@ -27,17 +24,10 @@ pytestmark = pytest.mark.timeout(480)
 def report() -> dict[str, Any]:
     require_tool("redis-server")
     require_tool("initdb")
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        status = main(
-            [
-                *("bench", "--calls", "4", "--seconds", "3", "--processes", "2"),
-                *("--supervisors", "2", "--tool-calls", "0", "--no-prewarm-compare", "--json"),
-            ]
-        )
-    assert status == 0
-    parsed: dict[str, Any] = json.loads(out.getvalue())
-    return parsed
+    return bench_report_json(
+        *("--calls", "4", "--seconds", "3", "--processes", "2", "--supervisors", "2"),
+        *("--tool-calls", "0", "--no-prewarm-compare"),
+    )
 
 
 def test_two_processes_carry_every_call_and_lose_no_frame(report: dict[str, Any]) -> None:
