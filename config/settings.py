@@ -120,6 +120,13 @@ class Settings(StoreSettings):
         default=None,
         description="HMAC secret of the post-call webhook; unset refuses every post-call.",
     )
+    live_recheck_s: PositiveSeconds = Field(
+        default=5.0,
+        description=(
+            "How often an open WS /live or listen-in socket checks that its key or session"
+            " still holds (revoked or signed out: closed)."
+        ),
+    )
     post_call_sweep_s: float = Field(
         default=300.0,
         ge=0,

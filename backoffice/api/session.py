@@ -21,8 +21,9 @@ The cookie is ``HttpOnly`` (scripts cannot read it), ``SameSite=Strict`` and, wh
 public URL is https, ``Secure``. Signing out deletes it from the browser and records
 the session as signed out (:func:`end_session`, in the shared database: every gateway
 process sees it), so a copy of the cookie taken before, in another tab or on another
-machine, is refused from then on too. A ``WS /live`` socket already open keeps
-streaming until it closes; its next connection is refused.
+machine, is refused from then on too. A supervisor socket already open (``WS /live``,
+listen-in) checks its session again every ``PARLEY_LIVE_RECHECK_S`` and is closed once
+it no longer holds (``gateway/live_access.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ the call ends (close 1000).
 
 Refused (closed before the upgrade completes) without a key or session, for another
 organization's call or one that does not exist, and for a call that is not live on
-this gateway process. Each listen is written to the organization's audit log.
+this gateway process. Each listen is written to the organization's audit log. The key
+or session is checked again while the supervisor listens, and the socket closed (1008)
+once it no longer holds (:mod:`gateway.live_access`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from backoffice import audit
 from backoffice.api.auth import principal_of
 from backoffice.store.db import Database
+from gateway.live_access import CREDENTIALS_LAPSED, LAPSED_REASON, until_lapsed
 from gateway.live_pages.pages import find_call
 from gateway.services import Services
 from media.live_mix import LiveMix
@@ -69,6 +72,8 @@ async def listen(websocket: WebSocket) -> None:
         "start_sample": mix.position,
     }
     closed = asyncio.create_task(_wait_closed(websocket))
+    recheck_s: float = websocket.app.state.settings.live_recheck_s
+    lapsed = asyncio.create_task(until_lapsed(websocket, db, principal, recheck_s))
     try:
         await websocket.send_text(orjson.dumps(header).decode())
         while not closed.done():
@@ -79,13 +84,20 @@ async def listen(websocket: WebSocket) -> None:
             if ended:
                 await websocket.close(code=1000)
                 return
-            await asyncio.wait({closed}, timeout=READ_EVERY_S)
+            await asyncio.wait({closed, lapsed}, timeout=READ_EVERY_S)
+            if lapsed.done():
+                bound.info("live.listen_refused_lapsed")
+                await websocket.close(code=CREDENTIALS_LAPSED, reason=LAPSED_REASON)
+                return
     except (WebSocketDisconnect, RuntimeError, OSError):
         return
     finally:
         closed.cancel()
+        lapsed.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await closed
+        with contextlib.suppress(asyncio.CancelledError):
+            await lapsed
         heard_s = (mix.position - first) / mix.sample_rate
         bound.info("live.listen_stopped", seconds=round(heard_s, 1))
 

@@ -4,7 +4,9 @@ A supervisor of org A signs in, watches the list while a call is placed, opens t
 call and sees its transcript (with the part the caller cut off struck through), a
 keypad press and the tool call arrive in the order they happened, and sees the call
 leave the list when it ends. A supervisor of org B, watching at the same time, sees
-none of it. Screenshots of each step go to ``artifacts/browser/``.
+none of it. A supervisor whose key is revoked while they follow and listen to a call
+is told their session ended, on both, while the call goes on. Screenshots of each step
+go to ``artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from gateway.standins.elevenlabs import EndCall, Listen
 from gateway.standins.twilio_caller import CallerLine
 from tests.integration.e2e import DEBTOR, caller, e2e, script
 from tests.integration.harness import ORG_A_KEY, ORG_B_KEY, ensure_account
+from tests.integration.test_live_credentials import new_key, revoke
 from tests.system_tools import require_tool
 
 GREETING = "Hello, this is Acme. Am I speaking with Ann?"
@@ -201,3 +204,34 @@ async def test_a_supervisor_takes_a_call_over_with_a_warm_transfer(
         assert twilio_call.whispers == [brief]
         # The page remembers the number for the next call, in this browser only.
         assert await page.evaluate("localStorage.getItem('parley.supervisor_number')") == supervisor
+
+
+async def test_revoking_the_supervisors_key_stops_the_page_following_and_listening(
+    tmp_path: Path, browser: Browser, screenshots: Path
+) -> None:
+    async with e2e(
+        tmp_path, agent_script=script(Listen("Hello?"), EndCall()), live_recheck_s=0.2
+    ) as rig:
+        rig.callee(DEBTOR, caller())  # silent: the call waits
+        key_id, key = await new_key(rig.gw)
+        _, page = await signed_in(browser, rig.gw.url, key)
+        placed = await rig.place_call(opening_mode="agent_first")
+        await page.goto(f"/live/calls/{placed['call_ref']}")
+        timeline = page.locator("#timeline > li")
+        await expect(timeline.filter(has_text=GREETING)).to_be_visible(timeout=TIMEOUT_MS)
+        # A long account id wraps inside its own column instead of running over the next.
+        account = page.locator("#f-account")
+        await expect(account).not_to_have_text("—")
+        assert await account.evaluate("e => e.scrollWidth <= e.clientWidth")
+        await page.get_by_role("button", name="Listen in").click()
+        status = page.locator("#listen-status")
+        await expect(status).to_contain_text("s heard", timeout=TIMEOUT_MS)
+
+        await revoke(rig.gw, key_id)
+        await expect(status).to_contain_text("Your session has ended", timeout=TIMEOUT_MS)
+        await expect(page.locator("#connection")).to_contain_text(
+            "Your session has ended", timeout=TIMEOUT_MS
+        )
+        await page.screenshot(path=screenshots / "9-key-revoked.png", full_page=True)
+        # Only the supervisor was cut off: the call goes on.
+        assert not rig.gw.services.runners[placed["call_sid"]].bridge.ended

@@ -30,7 +30,9 @@ export class Listener {
     };
     this.ws.onclose = (close) => {
       if (!this.ws) return;
+      // 1008 on an open socket: the key was revoked or the session ended meanwhile.
       this.status(close.code === 1000 ? "The call has ended; listening stopped."
+        : close.code === 1008 ? "Your session has ended. Sign in again to listen."
         : "Listening is not possible for this call on this gateway (it may have ended).");
       this.release();
       if (this.onStopped) this.onStopped();
