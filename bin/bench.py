@@ -25,7 +25,7 @@ import dataclasses
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,25 +79,23 @@ def step_passes(figures: dict[str, Any]) -> bool:
     return True
 
 
-def find_max(
-    options: BenchOptions, workdir: Path, quiet: bool, relay: Relay = "parley"
-) -> dict[str, Any]:
+#: One find-max search: yields (the step to run, its directory name, why it runs again
+#: or ""), is sent the step's figures, and returns the search's result.
+Search = Generator[tuple[StageSpec, str, str], dict[str, Any], dict[str, Any]]
+StageRunner = Callable[[StageSpec, Path], dict[str, Any]]
+
+
+def search(options: BenchOptions, relay: Relay = "parley") -> Search:
     """Steps of ``find_max_step`` calls from ``find_max_start`` up to the first failure.
 
     If the first step already fails, steps go down instead, to the first success. A
     step that fails while other processes on the machine were busy is run once more.
-    ``relay="bare"``: the same search through the bare relay (``--baseline``).
     """
-    what = "" if relay == "parley" else " through the bare relay"
     steps: list[dict[str, Any]] = []
     best: int | None = None
     calls = options.find_max_start
     direction = 0
     while 0 < calls <= options.find_max_limit:
-        _say(
-            quiet,
-            f"parley bench: find-max{what}, {calls} calls x {options.find_max_seconds:g} s ...",
-        )
         spec = StageSpec(
             calls,
             options.find_max_seconds,
@@ -105,13 +103,12 @@ def find_max(
             pin=options.pin,
             relay=relay,
         )
-        figures = run_stage(spec, workdir / f"find-max-{relay}-{calls}")
+        figures = yield spec, f"find-max-{relay}-{calls}", ""
         ok = step_passes(figures)
         steps.append(bench_report.step_summary(figures, ok))
         if not ok and steps[-1]["machine_busy"]:
             # Something else on the machine took CPU during this step: run it once more.
-            _say(quiet, f"parley bench: other processes were busy; {calls} calls again ...")
-            figures = run_stage(spec, workdir / f"find-max-{relay}-{calls}-again")
+            figures = yield spec, f"find-max-{relay}-{calls}-again", "other processes were busy"
             ok = step_passes(figures)
             steps.append(bench_report.step_summary(figures, ok))
         if direction == 0:
@@ -131,6 +128,41 @@ def find_max(
         "max_calls": best,
         "limit_reached": best is not None and best + options.find_max_step > options.find_max_limit,
     }
+
+
+def find_max(
+    options: BenchOptions,
+    workdir: Path,
+    quiet: bool,
+    relays: tuple[Relay, ...] = ("parley",),
+    run: StageRunner = run_stage,
+) -> dict[Relay, dict[str, Any]]:
+    """The find-max :func:`search` of each of ``relays``, their steps taken in turn.
+
+    Why in turn: this host's speed drifts over minutes, so the gateway and the bare
+    relay (``--baseline``) are compared step for step, each step of one run next to
+    the same step of the other, rather than one whole search after the other.
+    """
+    searches = {relay: search(options, relay) for relay in relays}
+    pending = {relay: next(s) for relay, s in searches.items()}
+    results: dict[Relay, dict[str, Any]] = {}
+    while pending:
+        for relay in list(pending):
+            spec, name, again = pending[relay]
+            what = "" if relay == "parley" else " through the bare relay"
+            _say(
+                quiet,
+                f"parley bench: {again}; {spec.calls} calls{what} again ..."
+                if again
+                else f"parley bench: find-max{what}, {spec.calls} calls x {spec.seconds:g} s ...",
+            )
+            figures = run(spec, workdir / name)
+            try:
+                pending[relay] = searches[relay].send(figures)
+            except StopIteration as done:
+                results[relay] = done.value
+                del pending[relay]
+    return results
 
 
 def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
@@ -228,12 +260,12 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
                 ),
                 workdir / "baseline",
             )
-        report["find_max"] = find_max(options, workdir, quiet) if options.find_max else None
-        report["baseline_find_max"] = (
-            find_max(options, workdir, quiet, relay="bare")
-            if options.find_max and options.baseline
-            else None
-        )
+        found: dict[Relay, dict[str, Any]] = {}
+        if options.find_max:
+            relays: tuple[Relay, ...] = ("parley", "bare") if options.baseline else ("parley",)
+            found = find_max(options, workdir, quiet, relays)
+        report["find_max"] = found.get("parley")
+        report["baseline_find_max"] = found.get("bare")
     report["targets"] = bench_report.targets(report)
     return report
 

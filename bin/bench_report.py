@@ -321,7 +321,8 @@ def render(report: dict[str, Any]) -> str:
         lines += find_max_table(
             baseline,
             "largest number of calls the bare relay holds",
-            " (same host, just after; no target: it shows the host's ceiling)",
+            " (same host, its steps run in turn with the gateway's; no target:"
+            " it shows the host's ceiling)",
             title="bare relay find-max",
         )
     return "\n".join(lines)

@@ -8,12 +8,14 @@ none of parley's marks), it is gone afterwards, and the report puts it beside pa
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from bin import bench_bare_relay, bench_merge, bench_report
+from bin import bench, bench_bare_relay, bench_merge, bench_report
+from bin.bench_stage import StageSpec
 from tests.bin.bench_cli import bench_report_json
 
 
@@ -70,3 +72,39 @@ def test_the_stream_url_follows_the_public_scheme() -> None:
     assert bench_bare_relay.stream_url("http://127.0.0.1:8080") == (
         "ws://127.0.0.1:8080/twilio/media"
     )
+
+
+def test_find_max_takes_the_gateways_and_the_relays_steps_in_turn(
+    report: dict[str, Any], tmp_path: Path
+) -> None:
+    """Each search goes its own way (up while it passes, down from a failed first
+    step), but their steps alternate, and a failed step on a busy machine is run again."""
+    holds = {"parley": 200, "bare": 100}
+    ran: list[tuple[str, int, str]] = []
+
+    def run(spec: StageSpec, workdir: Path) -> dict[str, Any]:
+        ran.append((spec.relay, spec.calls, workdir.name))
+        figures: dict[str, Any] = copy.deepcopy(report["main"])
+        figures["run"]["calls"] = spec.calls
+        figures["calls"].update(placed=spec.calls, completed=spec.calls, failed=0)
+        p99 = 5.0 if spec.calls <= holds[spec.relay] else 50.0
+        for direction in ("caller_to_agent", "agent_to_caller"):
+            figures[direction]["latency_ms"]["p99"] = p99
+        busy = spec.relay == "bare" and spec.calls == 150 and not workdir.name.endswith("again")
+        figures["load"]["other_processes_cpu_percent"] = 90.0 if busy else 0.0
+        return figures
+
+    found = bench.find_max(
+        bench.BenchOptions(find_max=True, baseline=True), tmp_path, True, ("parley", "bare"), run
+    )
+    assert ran == [
+        ("parley", 150, "find-max-parley-150"),
+        ("bare", 150, "find-max-bare-150"),
+        ("parley", 200, "find-max-parley-200"),
+        ("bare", 150, "find-max-bare-150-again"),
+        ("parley", 250, "find-max-parley-250"),
+        ("bare", 100, "find-max-bare-100"),
+    ]
+    assert found["parley"]["max_calls"] == 200
+    assert found["bare"]["max_calls"] == 100
+    assert [step["pass"] for step in found["bare"]["steps"]] == [False, False, True]
