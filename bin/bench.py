@@ -67,6 +67,11 @@ def _say(quiet: bool, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
 
+def stage(options: BenchOptions, calls: int, seconds: float, **more: Any) -> StageSpec:
+    """A stage of ``calls`` calls x ``seconds`` with the run's warm-up and pinning."""
+    return StageSpec(calls, seconds, warmup_calls=options.warmup_calls, pin=options.pin, **more)
+
+
 def step_passes(figures: dict[str, Any]) -> bool:
     """The find-max criterion: every call ran, p99 < 20 ms each way, nothing lost."""
     calls = figures["calls"]
@@ -96,11 +101,10 @@ def search(options: BenchOptions, relay: Relay = "parley") -> Search:
     calls = options.find_max_start
     direction = 0
     while 0 < calls <= options.find_max_limit:
-        spec = StageSpec(
+        spec = stage(
+            options,
             calls,
             options.find_max_seconds,
-            warmup_calls=options.warmup_calls,
-            pin=options.pin,
             relay=relay,
         )
         figures = yield spec, f"find-max-{relay}-{calls}", ""
@@ -174,11 +178,10 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
             where = f" over {options.processes} gateway processes" if shared else ""
             _say(quiet, f"parley bench: {options.calls} calls x {options.seconds:g} s{where} ...")
             report["main"] = run_stage(
-                StageSpec(
+                stage(
+                    options,
                     options.calls,
                     options.seconds,
-                    warmup_calls=options.warmup_calls,
-                    pin=options.pin,
                     processes=options.processes,
                     shared=shared,
                 ),
@@ -188,11 +191,10 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
             if options.processes > 1:
                 _say(quiet, "parley bench: the same calls through one process, to compare ...")
                 report["single"] = run_stage(
-                    StageSpec(
+                    stage(
+                        options,
                         options.calls,
                         options.seconds,
-                        warmup_calls=options.warmup_calls,
-                        pin=options.pin,
                     ),
                     workdir / "single",
                 )
@@ -204,11 +206,10 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
                     " watching every call ...",
                 )
                 report["fanout"] = run_stage(
-                    StageSpec(
+                    stage(
+                        options,
                         options.calls,
                         options.seconds,
-                        warmup_calls=options.warmup_calls,
-                        pin=options.pin,
                         processes=options.processes,
                         supervisors=options.supervisors,
                         shared=shared,
@@ -219,12 +220,11 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
         if options.prewarm_compare:
             _say(quiet, f"parley bench: {options.compare_calls} calls without prewarm ...")
             report["no_prewarm"] = run_stage(
-                StageSpec(
+                stage(
+                    options,
                     options.compare_calls,
                     options.compare_seconds,
                     prewarm=False,
-                    warmup_calls=options.warmup_calls,
-                    pin=options.pin,
                 ),
                 workdir / "no-prewarm",
             )
@@ -236,13 +236,12 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
                 f" {options.tool_every_s:g} s ...",
             )
             report["tools"] = run_stage(
-                StageSpec(
+                stage(
+                    options,
                     options.tool_calls,
                     options.tool_seconds,
-                    warmup_calls=options.warmup_calls,
                     # Long enough for each warm-up call to run the whole tool cycle once.
                     warmup_seconds=tool_warmup_seconds(options.tool_every_s),
-                    pin=options.pin,
                     tool_every_s=options.tool_every_s,
                 ),
                 workdir / "tools",
@@ -251,11 +250,10 @@ def measure(options: BenchOptions, *, quiet: bool = True) -> dict[str, Any]:
         if options.baseline:
             _say(quiet, f"parley bench: the same {options.calls} calls through the bare relay ...")
             report["baseline"] = run_stage(
-                StageSpec(
+                stage(
+                    options,
                     options.calls,
                     options.seconds,
-                    warmup_calls=options.warmup_calls,
-                    pin=options.pin,
                     relay="bare",
                 ),
                 workdir / "baseline",

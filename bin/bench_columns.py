@@ -7,6 +7,7 @@ columns share their rows, so a reader sees at a glance what each change did.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bin.bench_merge import frame_faults
@@ -14,6 +15,49 @@ from bin.bench_merge import frame_faults
 
 def _p99(figures: dict[str, Any], key: str) -> float:
     return float(figures[key]["latency_ms"]["p99"])
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f} ms"
+
+
+Cell = Callable[[dict[str, Any]], str]
+
+#: The side-by-side rows: a label, and how one run's figures give its cell.
+ROWS: tuple[tuple[str, Cell], ...] = (
+    ("added latency caller->agent p99", lambda f: _ms(_p99(f, "caller_to_agent"))),
+    ("added latency agent->caller p99", lambda f: _ms(_p99(f, "agent_to_caller"))),
+    (
+        "added latency p50 (both ways)",
+        lambda f: (
+            f"{f['caller_to_agent']['latency_ms']['p50']:.2f}"
+            f"/{f['agent_to_caller']['latency_ms']['p50']:.2f}"
+        ),
+    ),
+    ("start -> 1st agent frame p99", lambda f: _ms(f["start_to_first_agent_frame_ms"]["p99"])),
+    ("interruption -> clear p99", lambda f: _ms(f["interruption_to_clear_ms"]["p99"])),
+    (
+        "frames dropped/reordered",
+        lambda f: str(frame_faults(f["caller_to_agent"]) + frame_faults(f["agent_to_caller"])),
+    ),
+    ("calls completed", lambda f: f"{f['calls']['completed']}/{f['calls']['placed']}"),
+    (
+        "gateway CPU per call-second",
+        lambda f: f"{f['gateway']['cpu_ms_per_call_second']:.2f} ms",
+    ),
+    ("gateway memory per call", lambda f: f"{f['gateway']['memory_per_call_kb']:.0f} KB"),
+    (
+        "host steal (gateway's CPU)",
+        lambda f: f"{f['load']['gateway_cpu_steal_percent']:.1f}%",
+    ),
+    (
+        "whole machine CPU (others)",
+        lambda f: (
+            f"{f['load']['machine_cpu_percent']:.0f}%"
+            f" ({f['load']['other_processes_cpu_percent']:.0f}%)"
+        ),
+    ),
+)
 
 
 def side_by_side(report: dict[str, Any]) -> list[str]:
@@ -36,80 +80,9 @@ def side_by_side(report: dict[str, Any]) -> list[str]:
     def row(label: str, values: list[str]) -> str:
         return f"  {label:<36}" + "".join(f"{v:>18}" for v in values)
 
-    def ms(value: float) -> str:
-        return f"{value:.2f} ms"
-
     lines = ["", row("side by side", [name for name, _ in columns])]
-    for label, key in (
-        ("added latency caller->agent p99", "caller_to_agent"),
-        ("added latency agent->caller p99", "agent_to_caller"),
-    ):
-        lines.append(row(label, [ms(_p99(f, key)) for _, f in columns]))
-    lines.append(
-        row(
-            "added latency p50 (both ways)",
-            [
-                f"{f['caller_to_agent']['latency_ms']['p50']:.2f}"
-                f"/{f['agent_to_caller']['latency_ms']['p50']:.2f}"
-                for _, f in columns
-            ],
-        )
-    )
-    lines.append(
-        row(
-            "start -> 1st agent frame p99",
-            [ms(f["start_to_first_agent_frame_ms"]["p99"]) for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "interruption -> clear p99",
-            [ms(f["interruption_to_clear_ms"]["p99"]) for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "frames dropped/reordered",
-            [
-                str(frame_faults(f["caller_to_agent"]) + frame_faults(f["agent_to_caller"]))
-                for _, f in columns
-            ],
-        )
-    )
-    lines.append(
-        row(
-            "calls completed",
-            [f"{f['calls']['completed']}/{f['calls']['placed']}" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "gateway CPU per call-second",
-            [f"{f['gateway']['cpu_ms_per_call_second']:.2f} ms" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "gateway memory per call",
-            [f"{f['gateway']['memory_per_call_kb']:.0f} KB" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "host steal (gateway's CPU)",
-            [f"{f['load']['gateway_cpu_steal_percent']:.1f}%" for _, f in columns],
-        )
-    )
-    lines.append(
-        row(
-            "whole machine CPU (others)",
-            [
-                f"{f['load']['machine_cpu_percent']:.0f}%"
-                f" ({f['load']['other_processes_cpu_percent']:.0f}%)"
-                for _, f in columns
-            ],
-        )
-    )
+    for label, cell in ROWS:
+        lines.append(row(label, [cell(f) for _, f in columns]))
     if baseline is not None:
         lines.append(
             "  (bare relay: the same calls through bench_bare_relay in the gateway's place,"
