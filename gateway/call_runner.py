@@ -2,8 +2,9 @@
 
 It reads, feeds :class:`~gateway.bridge.CallBridge`, drains it, writes, and carries
 out effects. No call rule lives here. Writes to each peer go through one ordered
-outbox per peer, so a ``clear`` can never overtake the frames queued before it, even
-when several tasks (Twilio reader, agent reader, tool runs, timer) feed the bridge.
+outbox per peer (:mod:`gateway.outbox`), so a ``clear`` can never overtake the
+frames queued before it, even when several tasks (Twilio reader, agent reader, tool
+runs, timer) feed the bridge.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from gateway.effects import (
     WarmTransfer,
 )
 from gateway.hub import LiveEvent
+from gateway.outbox import Outbox
 from gateway.protocol_error import ProtocolError
 from gateway.redis_link import RedisUnavailable
 from gateway.services import Services
@@ -67,8 +69,7 @@ class CallRunner:
         self.context = context
         self.bridge = bridge
         self._send = send
-        # The server's write and read extensions (gateway/ws_server.py), None elsewhere.
-        self._write_now = write_now
+        # The server's read extension (gateway/ws_server.py), None elsewhere.
         self._set_reader = set_reader
         self._loop = asyncio.get_running_loop()
         self._agent: AgentSession | None = None
@@ -77,10 +78,23 @@ class CallRunner:
         self._timer_at = 0.0
         self._twilio_open = True
         self._twilio_gone = False  # Twilio closed the socket (we must not close it again)
-        self._twilio_busy = False
-        self._twilio_backlog: list[str] = []
-        self._agent_busy = False
-        self._agent_backlog: list[str] = []
+        # A release is about seven frames and a mark: through ASGI, eight sends and
+        # eight system calls. The server's write extension (gateway/ws_server.py)
+        # writes the whole batch in one go, or nothing; None under another server.
+        self._to_twilio = Outbox(
+            write_now=write_now,
+            send_one=self._send_twilio,
+            is_open=self._twilio_writable,
+            spawn=self._spawn,
+            name="to-twilio",
+        )
+        self._to_agent = Outbox(
+            write_now=self._write_agent_now,
+            send_one=self._send_agent,
+            is_open=self._agent_attached,
+            spawn=self._spawn,
+            name="to-agent",
+        )
         self._finished = asyncio.Event()
         self._log = log.bind(
             call_sid=record.call_sid, org_id=record.org_id, account_id=record.account_id
@@ -306,11 +320,11 @@ class CallRunner:
     async def _flush(self) -> None:
         bridge = self.bridge
         twilio = bridge.take_twilio()
-        if twilio and not self._twilio_now(twilio):
-            await self._to_twilio(twilio)
+        if twilio and not self._to_twilio.now(twilio):
+            await self._to_twilio.send(twilio)
         agent = bridge.take_agent()
-        if agent and not self._agent_now(agent):
-            await self._to_agent(agent)
+        if agent and not self._to_agent.now(agent):
+            await self._to_agent.send(agent)
         effects = bridge.take_effects()
         if effects:
             for effect in effects:
@@ -322,68 +336,38 @@ class CallRunner:
         task, queued behind any sender already running; effects go to a flush task."""
         bridge = self.bridge
         twilio = bridge.take_twilio()
-        if twilio and not self._twilio_now(twilio):
-            self._twilio_later(twilio)
+        if twilio and not self._to_twilio.now(twilio):
+            self._to_twilio.later(twilio)
         agent = bridge.take_agent()
-        if agent and not self._agent_now(agent):
-            self._agent_later(agent)
+        if agent and not self._to_agent.now(agent):
+            self._to_agent.later(agent)
         if bridge.has_output:
             self._spawn(self._flush(), "flush")
         else:
             self._arm_timer()
 
-    def _twilio_now(self, messages: list[str]) -> bool:
-        """Write a batch to Twilio in one go, without awaiting, when nothing is before it.
+    # ------------------------------------------------- how each peer is written
+    def _twilio_writable(self) -> bool:
+        return self._twilio_open
 
-        A release is about seven frames and a mark: through ASGI that is eight sends,
-        eight coroutine chains and eight system calls; the server's write extension
-        makes it one. False when the extension is absent or cannot write now.
-        """
-        write_now = self._write_now
-        return (
-            write_now is not None
-            and self._twilio_open
-            and not self._twilio_busy
-            and write_now(messages)
-        )
-
-    def _twilio_later(self, messages: list[str]) -> None:
-        if self._twilio_busy:
-            self._twilio_backlog.extend(messages)
-        else:
-            self._twilio_busy = True  # now, so that nothing written after overtakes these
-            self._spawn(self._twilio_sender(messages), "to-twilio")
-
-    async def _to_twilio(self, messages: list[str]) -> None:
-        if self._twilio_busy:
-            self._twilio_backlog.extend(messages)
-            return
-        self._twilio_busy = True
-        await self._twilio_sender(messages)
-
-    async def _twilio_sender(self, messages: list[str]) -> None:
-        """Send ``messages``, then the backlog, in order; the caller set ``_twilio_busy``."""
-        send = self._send
+    async def _send_twilio(self, text: str) -> None:
         try:
-            while self._twilio_open:
-                for text in messages:
-                    await send({"type": "websocket.send", "text": text})
-                if not self._twilio_backlog:
-                    break
-                messages, self._twilio_backlog = self._twilio_backlog, []
+            await self._send({"type": "websocket.send", "text": text})
         except (OSError, RuntimeError):
             self._twilio_open = False  # the socket is gone; the reader sees the close
-        finally:
-            self._twilio_busy = False
 
-    def _agent_now(self, messages: list[str]) -> bool:
-        """Write frames to the agent without awaiting, when nothing is queued before them.
+    def _agent_attached(self) -> bool:
+        return self._agent is not None
+
+    def _write_agent_now(self, messages: list[str]) -> bool:
+        """Write frames to the agent without awaiting, as far as its socket allows.
 
         The usual case: one caller frame, an open socket with room. Saves two
-        coroutines per frame; whatever cannot go now goes through :meth:`_to_agent`.
+        coroutines per frame; what is left in ``messages`` goes through the outbox's
+        sender.
         """
         agent = self._agent
-        if self._agent_busy or agent is None:
+        if agent is None:
             return False
         for i, text in enumerate(messages):
             if not agent.send_now(text):
@@ -391,32 +375,10 @@ class CallRunner:
                 return False
         return True
 
-    def _agent_later(self, messages: list[str]) -> None:
-        if self._agent_busy:
-            self._agent_backlog.extend(messages)
-        else:
-            self._agent_busy = True  # now, so that nothing written after overtakes these
-            self._spawn(self._agent_sender(messages), "to-agent")
-
-    async def _to_agent(self, messages: list[str]) -> None:
-        if self._agent_busy:
-            self._agent_backlog.extend(messages)
-            return
-        self._agent_busy = True
-        await self._agent_sender(messages)
-
-    async def _agent_sender(self, messages: list[str]) -> None:
-        """Send ``messages``, then the backlog, in order; the caller set ``_agent_busy``."""
-        try:
-            while self._agent is not None:
-                agent = self._agent
-                for text in messages:
-                    await agent.send(text)
-                if not self._agent_backlog:
-                    break
-                messages, self._agent_backlog = self._agent_backlog, []
-        finally:
-            self._agent_busy = False
+    async def _send_agent(self, text: str) -> None:
+        agent = self._agent
+        if agent is not None:
+            await agent.send(text)
 
     async def _apply(self, effect: Effect) -> None:
         if isinstance(effect, Publish):
