@@ -1,8 +1,9 @@
 """The live event hub: every call event, fanned out to the supervisors watching it.
 
 Publishing never blocks and never fails the call: each subscriber has a bounded queue,
-and a subscriber that falls behind loses its oldest events and is told so (``lagged``)
-rather than slowing the call down. The bus is an interface; this in-process one is
+and a subscriber that falls behind loses its oldest events and is told so (a
+``lagged`` event, sent by ``WS /live`` before the events that follow the gap) rather
+than slowing the call down. The bus is an interface; this in-process one is
 the default, and the Redis one (``gateway/live_redis.py``) stands behind the same
 methods for many processes.
 """
@@ -72,6 +73,22 @@ class Subscription:
             self._ready.clear()
             await self._ready.wait()
         return self._events.popleft()
+
+    async def take(self) -> list[LiveEvent]:
+        """Every event queued so far, waiting for one if there is none; [] once closed.
+
+        A supervisor's socket sends what piled up while it was busy in one write,
+        instead of one wake-up per event.
+        """
+        events = self._events
+        while not events:
+            if self.closed:
+                return []
+            self._ready.clear()
+            await self._ready.wait()
+        taken = list(events)
+        events.clear()
+        return taken
 
     def close(self) -> None:
         self.closed = True

@@ -7,12 +7,19 @@ first sends what came before (the call's events so far, or a ``call.snapshot`` o
 active call), then one ``history.end``, then live events as they happen. The socket's
 key or session is checked again while it streams, and the socket closed (1008) once
 it no longer holds (:mod:`gateway.live_access`).
+
+Events that piled up while the socket was busy go out together, in one write: with
+many calls and supervisors, one wake-up and one system call per event per supervisor
+was the cost of watching. A supervisor who fell so far behind that the hub dropped
+some of their events gets a ``lagged`` event (``{"missed": n}``) before the events
+after the gap, so the page knows to resynchronize rather than show a partial picture.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -20,6 +27,7 @@ from backoffice.api.auth import principal_of
 from gateway.hub import LiveEvent
 from gateway.live_access import CREDENTIALS_LAPSED, LAPSED_REASON, until_lapsed
 from gateway.services import Services
+from gateway.ws_server import WRITE_TEXT, WriteText
 
 
 async def live(websocket: WebSocket) -> None:
@@ -35,37 +43,56 @@ async def live(websocket: WebSocket) -> None:
     active = await services.calls.active(principal.org_id) if history and not call_sid else []
     subscription = services.hub.subscribe(principal.org_id, call_sid)
     backlog = services.live_backlog(principal.org_id, call_sid, active) if history else []
+    # Either watcher ends the feed by closing the subscription, which wakes the loop.
     closed = asyncio.create_task(_wait_closed(websocket))
     recheck_s: float = websocket.app.state.settings.live_recheck_s
     lapsed = asyncio.create_task(until_lapsed(websocket, db, principal, recheck_s))
+    for watcher in (closed, lapsed):
+        watcher.add_done_callback(lambda _: subscription.close())
+    send = _sender(websocket)
     try:
         if history:
-            for past in backlog:
-                await websocket.send_text(past.to_json())
             end = LiveEvent(
                 principal.org_id, call_sid or "", "history.end", {"server_time": time.time()}
             )
-            await websocket.send_text(end.to_json())
-        while True:
-            nxt = asyncio.create_task(subscription.next())
-            done, _ = await asyncio.wait({nxt, closed, lapsed}, return_when=asyncio.FIRST_COMPLETED)
-            if closed in done:
-                nxt.cancel()
-                return
-            if lapsed in done:
-                nxt.cancel()
-                await websocket.close(code=CREDENTIALS_LAPSED, reason=LAPSED_REASON)
-                return
-            event = nxt.result()
-            if event is None:
-                return
-            await websocket.send_text(event.to_json())
+            await send([past.to_json() for past in backlog] + [end.to_json()])
+        reported_lag = 0
+        while events := await subscription.take():
+            if closed.done() or lapsed.done():
+                break
+            texts = [event.to_json() for event in events]
+            if subscription.lagged > reported_lag:
+                missed = subscription.lagged - reported_lag
+                reported_lag = subscription.lagged
+                texts.insert(0, _lagged(principal.org_id, call_sid, missed).to_json())
+            await send(texts)
+        if lapsed.done() and not lapsed.cancelled() and not closed.done():
+            await websocket.close(code=CREDENTIALS_LAPSED, reason=LAPSED_REASON)
     except (WebSocketDisconnect, RuntimeError, OSError):
         return
     finally:
         services.hub.unsubscribe(subscription)
         closed.cancel()
         lapsed.cancel()
+
+
+def _lagged(org_id: str, call_sid: str | None, missed: int) -> LiveEvent:
+    """Said before the events that follow a gap: the page resynchronizes on it."""
+    return LiveEvent(org_id, call_sid or "", "lagged", {"missed": missed})
+
+
+def _sender(websocket: WebSocket) -> Callable[[list[str]], Awaitable[None]]:
+    """Send a batch of texts in one write when the server allows it (its write
+    extension, ``gateway/ws_server.py``), else one ASGI send each."""
+    write_now: WriteText | None = (websocket.scope.get("extensions") or {}).get(WRITE_TEXT)
+
+    async def send(texts: list[str]) -> None:
+        if write_now is not None and write_now(texts):
+            return
+        for text in texts:
+            await websocket.send_text(text)
+
+    return send
 
 
 async def _wait_closed(websocket: WebSocket) -> None:

@@ -5,8 +5,9 @@ call and sees its transcript (with the part the caller cut off struck through), 
 keypad press and the tool call arrive in the order they happened, and sees the call
 leave the list when it ends. A supervisor of org B, watching at the same time, sees
 none of it. A supervisor whose key is revoked while they follow and listen to a call
-is told their session ended, on both, while the call goes on. Screenshots of each step
-go to ``artifacts/browser/``.
+is told their session ended, on both, while the call goes on. A page that fell so far
+behind that some events were dropped starts again from the calls as they are.
+Screenshots of each step go to ``artifacts/browser/``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from gateway.hub import LiveEvent
 from gateway.standins.elevenlabs import EndCall, Listen
 from gateway.standins.twilio_caller import CallerLine
 from tests.integration.e2e import DEBTOR, caller, e2e, script
-from tests.integration.harness import ORG_A_KEY, ORG_B_KEY, ensure_account
+from tests.integration.harness import ORG_A_KEY, ORG_B_KEY, Gateway, ensure_account
 from tests.integration.test_live_credentials import new_key, revoke
 from tests.system_tools import require_tool
 
@@ -235,3 +237,34 @@ async def test_revoking_the_supervisors_key_stops_the_page_following_and_listeni
         await page.screenshot(path=screenshots / "9-key-revoked.png", full_page=True)
         # Only the supervisor was cut off: the call goes on.
         assert not rig.gw.services.runners[placed["call_sid"]].bridge.ended
+
+
+async def test_a_page_that_fell_behind_catches_up_from_the_calls_as_they_are(
+    tmp_path: Path, browser: Browser, screenshots: Path
+) -> None:
+    """The hub drops the oldest events of a supervisor who cannot keep up; here, the end
+    of a call. The page is told, starts again from the calls as they are now, and does
+    not go on showing a call that has ended."""
+    gone = "CA" + "31" * 16
+    async with Gateway(tmp_path) as gw:
+        _, page = await signed_in(browser, gw.url, ORG_A_KEY)
+        publish = gw.services.publish
+        publish(LiveEvent("org-a", gone, "call.created", {"direction": "inbound"}))
+        row = page.locator(f"#call-{gone}")
+        await expect(row).to_be_visible(timeout=TIMEOUT_MS)
+        subscriptions = gw.services.hub.subscriber_count
+        # Faster than any page reads: the end is among the oldest, which are dropped.
+        publish(LiveEvent("org-a", gone, "call.ended", {"reason": "completed"}))
+        for _ in range(1100):
+            publish(LiveEvent("org-a", gone, "speaker", {"speaker": "caller"}))
+        await expect(row).to_have_count(0, timeout=TIMEOUT_MS)
+        await expect(page.locator("#no-calls")).to_be_visible()
+        await expect(page.locator("#connection")).to_have_text(
+            "Live: updates appear as they happen.", timeout=TIMEOUT_MS
+        )
+        await page.screenshot(path=screenshots / "10-list-after-catching-up.png", full_page=True)
+        assert gw.services.hub.subscriber_count == subscriptions
+        # And the new feed goes on.
+        fresh = "CA" + "32" * 16
+        publish(LiveEvent("org-a", fresh, "call.created", {"direction": "inbound"}))
+        await expect(page.locator(f"#call-{fresh}")).to_be_visible(timeout=TIMEOUT_MS)

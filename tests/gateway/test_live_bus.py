@@ -90,6 +90,27 @@ async def test_a_slow_supervisor_loses_its_oldest_events_and_is_told(backend: Ba
     await aclose(bus)
 
 
+async def test_a_supervisor_takes_everything_that_piled_up_at_once(backend: Backend) -> None:
+    bus = backend.bus()
+    sub = bus.subscribe("org_a")
+    await subscribed(bus, "org_a")
+    for n in range(1, 51):
+        bus.publish(event("CA1", n))
+    got: list[LiveEvent] = []
+    async with asyncio.timeout(5):
+        while len(got) < 50:  # the Redis backend may hand them over in more than one go
+            got += await sub.take()
+    assert [e.data["n"] for e in got] == list(range(1, 51))
+    waiting = asyncio.create_task(sub.take())
+    await asyncio.sleep(0.05)
+    assert not waiting.done(), "with nothing queued, take waits for the next event"
+    bus.publish(event("CA1", 51))
+    assert [e.data["n"] for e in await asyncio.wait_for(waiting, 5)] == [51]
+    bus.unsubscribe(sub)
+    assert await sub.take() == []
+    await aclose(bus)
+
+
 async def test_an_unsubscribed_supervisor_gets_nothing_more(backend: Backend) -> None:
     bus = backend.bus()
     sub = bus.subscribe("org_a")

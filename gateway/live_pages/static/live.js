@@ -45,8 +45,10 @@ export function followLive(params, { onEvent, onReset, onCaughtUp, statusEl }) {
     const query = new URLSearchParams({ ...params, history: "1" });
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/live?${query}`);
+    let resync = false;
     ws.onopen = () => { delay = 500; onReset(); };
     ws.onmessage = (message) => {
+      if (resync) return; // what follows a gap is replaced by a fresh history
       const event = JSON.parse(message.data);
       if (event.type === "history.end") {
         if (typeof event.data.server_time === "number") {
@@ -57,13 +59,18 @@ export function followLive(params, { onEvent, onReset, onCaughtUp, statusEl }) {
         return;
       }
       if (event.type === "lagged") {
-        setStatus("Some updates were missed while this page was busy; reload to resync.", true);
+        // The gateway dropped updates this page was too slow to read: start again
+        // from the calls as they are now, at once.
+        setStatus("Some updates were missed while this page was busy; catching up…", true);
+        resync = true;
+        ws.close();
         return;
       }
       onEvent(event);
     };
     ws.onclose = (close) => {
       if (stopped) return;
+      if (resync) { open(); return; }
       if (close.code === 1008) {
         setStatus("Your session has ended. Sign in again to follow the calls.", true);
         return;
