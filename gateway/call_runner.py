@@ -320,11 +320,11 @@ class CallRunner:
     async def _flush(self) -> None:
         bridge = self.bridge
         twilio = bridge.take_twilio()
-        if twilio and not self._to_twilio.now(twilio):
-            await self._to_twilio.send(twilio)
+        if twilio:
+            await self._to_twilio.write(twilio)
         agent = bridge.take_agent()
-        if agent and not self._to_agent.now(agent):
-            await self._to_agent.send(agent)
+        if agent:
+            await self._to_agent.write(agent)
         effects = bridge.take_effects()
         if effects:
             for effect in effects:

@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -66,37 +65,33 @@ class Subscription:
         self._ready.set()
 
     async def next(self) -> LiveEvent | None:
-        """The next event, or None once the subscription is closed."""
-        while not self._events:
-            if self.closed:
-                return None
-            self._ready.clear()
-            await self._ready.wait()
-        return self._events.popleft()
+        """The next event, or None once the subscription is closed (one at a time)."""
+        return self._events.popleft() if await self._wait() else None
 
     async def take(self) -> list[LiveEvent]:
         """Every event queued so far, waiting for one if there is none; [] once closed.
 
-        A supervisor's socket sends what piled up while it was busy in one write,
-        instead of one wake-up per event.
+        ``WS /live`` reads this way: what piled up while the socket was busy goes out
+        in one write, instead of one wake-up per event.
         """
-        events = self._events
-        while not events:
+        if not await self._wait():
+            return []
+        taken = list(self._events)
+        self._events.clear()
+        return taken
+
+    async def _wait(self) -> bool:
+        """Until an event is queued (True) or the subscription is closed with none (False)."""
+        while not self._events:
             if self.closed:
-                return []
+                return False
             self._ready.clear()
             await self._ready.wait()
-        taken = list(events)
-        events.clear()
-        return taken
+        return True
 
     def close(self) -> None:
         self.closed = True
         self._ready.set()
-
-    async def __aiter__(self) -> AsyncIterator[LiveEvent]:
-        while (event := await self.next()) is not None:
-            yield event
 
 
 class EventBus(Protocol):

@@ -20,10 +20,11 @@ WriteNow = Callable[[list[str]], bool]
 the function may have written a prefix first, and then deletes it from the list."""
 
 SendOne = Callable[[str], Awaitable[None]]
-"""Sends one message, awaiting the peer's back-pressure; does not raise when the peer
-is gone (it makes ``is_open`` false instead)."""
+"""Sends one message, awaiting the peer's back-pressure. For :meth:`Outbox.later` it
+must not raise when the peer is gone (it makes ``is_open`` false instead); through
+:meth:`Outbox.write` and :meth:`Outbox.send` an error reaches the awaiting code."""
 
-Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+Spawn = Callable[[Coroutine[Any, Any, None], str], object]
 
 
 class Outbox:
@@ -56,6 +57,11 @@ class Outbox:
         """
         write_now = self._write_now
         return write_now is not None and not self._busy and self._is_open() and write_now(messages)
+
+    async def write(self, messages: list[str]) -> None:
+        """:meth:`now` if it can, else :meth:`send`: for code that may await."""
+        if not self.now(messages):
+            await self.send(messages)
 
     def later(self, messages: list[str]) -> None:
         """Queue ``messages`` behind anything waiting, from code that cannot await."""

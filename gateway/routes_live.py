@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from backoffice.api.auth import principal_of
 from gateway.hub import LiveEvent
 from gateway.live_access import CREDENTIALS_LAPSED, LAPSED_REASON, until_lapsed
+from gateway.outbox import Outbox
 from gateway.services import Services
-from gateway.ws_server import WRITE_TEXT, WriteText
+from gateway.ws_server import WRITE_TEXT
 
 
 async def live(websocket: WebSocket) -> None:
@@ -49,13 +49,22 @@ async def live(websocket: WebSocket) -> None:
     lapsed = asyncio.create_task(until_lapsed(websocket, db, principal, recheck_s))
     for watcher in (closed, lapsed):
         watcher.add_done_callback(lambda _: subscription.close())
-    send = _sender(websocket)
+    # The write extension (gateway/ws_server.py) sends a batch in one write.
+    extensions = websocket.scope.get("extensions") or {}
+    out = Outbox(
+        write_now=extensions.get(WRITE_TEXT),
+        send_one=websocket.send_text,
+        is_open=lambda: not closed.done(),
+        spawn=services.spawn,
+        name="to-supervisor",
+    )
+
     try:
         if history:
             end = LiveEvent(
                 principal.org_id, call_sid or "", "history.end", {"server_time": time.time()}
             )
-            await send([past.to_json() for past in backlog] + [end.to_json()])
+            await out.write([past.to_json() for past in backlog] + [end.to_json()])
         reported_lag = 0
         while events := await subscription.take():
             if closed.done() or lapsed.done():
@@ -65,7 +74,7 @@ async def live(websocket: WebSocket) -> None:
                 missed = subscription.lagged - reported_lag
                 reported_lag = subscription.lagged
                 texts.insert(0, _lagged(principal.org_id, call_sid, missed).to_json())
-            await send(texts)
+            await out.write(texts)
         if lapsed.done() and not lapsed.cancelled() and not closed.done():
             await websocket.close(code=CREDENTIALS_LAPSED, reason=LAPSED_REASON)
     except (WebSocketDisconnect, RuntimeError, OSError):
@@ -79,20 +88,6 @@ async def live(websocket: WebSocket) -> None:
 def _lagged(org_id: str, call_sid: str | None, missed: int) -> LiveEvent:
     """Said before the events that follow a gap: the page resynchronizes on it."""
     return LiveEvent(org_id, call_sid or "", "lagged", {"missed": missed})
-
-
-def _sender(websocket: WebSocket) -> Callable[[list[str]], Awaitable[None]]:
-    """Send a batch of texts in one write when the server allows it (its write
-    extension, ``gateway/ws_server.py``), else one ASGI send each."""
-    write_now: WriteText | None = (websocket.scope.get("extensions") or {}).get(WRITE_TEXT)
-
-    async def send(texts: list[str]) -> None:
-        if write_now is not None and write_now(texts):
-            return
-        for text in texts:
-            await websocket.send_text(text)
-
-    return send
 
 
 async def _wait_closed(websocket: WebSocket) -> None:

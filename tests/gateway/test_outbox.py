@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any
 
-from gateway.outbox import Outbox
+from gateway.outbox import Outbox, WriteNow
 
 
 class FakePeer:
@@ -42,9 +42,10 @@ class FakePeer:
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         self.tasks.append(asyncio.create_task(coro, name=name))
 
-    def outbox(self) -> Outbox:
+    def outbox(self, write_now: WriteNow | None) -> Outbox:
+        """An outbox to this peer, written at once by ``write_now`` (None: never)."""
         return Outbox(
-            write_now=self.write_now,
+            write_now=write_now,
             send_one=self.send_one,
             is_open=self.is_open,
             spawn=self.spawn,
@@ -57,7 +58,7 @@ class FakePeer:
 
 async def test_a_batch_written_at_once_goes_straight_out() -> None:
     peer = FakePeer()
-    box = peer.outbox()
+    box = peer.outbox(peer.write_now)
     assert box.now(["a", "b"])
     assert peer.received == ["a", "b"]
     assert peer.tasks == []
@@ -67,7 +68,7 @@ async def test_batches_after_a_waiting_one_queue_behind_it_even_when_the_socket_
     None
 ):
     peer = FakePeer()
-    box = peer.outbox()
+    box = peer.outbox(peer.write_now)
     peer.room = False
     peer.gate.clear()
     first = ["audio-1", "audio-2"]
@@ -95,13 +96,7 @@ async def test_a_prefix_written_at_once_is_not_sent_twice() -> None:
         del messages[:1]
         return False
 
-    box = Outbox(
-        write_now=write_some,
-        send_one=peer.send_one,
-        is_open=peer.is_open,
-        spawn=peer.spawn,
-        name="to-peer",
-    )
+    box = peer.outbox(write_some)
     batch = ["f1", "f2", "f3"]
     assert not box.now(batch)
     box.later(batch)
@@ -111,7 +106,7 @@ async def test_a_prefix_written_at_once_is_not_sent_twice() -> None:
 
 async def test_send_waits_for_its_batch_and_queues_behind_a_running_sender() -> None:
     peer = FakePeer()
-    box = peer.outbox()
+    box = peer.outbox(peer.write_now)
     peer.gate.clear()
     box.later(["a"])
     await asyncio.sleep(0)
@@ -126,7 +121,7 @@ async def test_send_waits_for_its_batch_and_queues_behind_a_running_sender() -> 
 
 async def test_once_the_peer_is_gone_nothing_more_is_sent_and_nothing_stale_is_kept() -> None:
     peer = FakePeer()
-    box = peer.outbox()
+    box = peer.outbox(peer.write_now)
     peer.gate.clear()
     box.later(["a", "b"])
     box.later(["c"])
@@ -144,13 +139,24 @@ async def test_once_the_peer_is_gone_nothing_more_is_sent_and_nothing_stale_is_k
 
 async def test_without_a_write_now_function_every_batch_goes_through_the_sender() -> None:
     peer = FakePeer()
-    box = Outbox(
-        write_now=None,
-        send_one=peer.send_one,
-        is_open=peer.is_open,
-        spawn=peer.spawn,
-        name="to-peer",
-    )
+    box = peer.outbox(None)
     assert not box.now(["a"])
-    await box.send(["a"])
+    await box.write(["a"])
     assert peer.received == ["a"]
+
+
+async def test_write_goes_at_once_when_it_can_and_waits_its_turn_when_it_cannot() -> None:
+    peer = FakePeer()
+    box = peer.outbox(peer.write_now)
+    await box.write(["a"])
+    assert peer.received == ["a"] and peer.tasks == []
+    peer.room = False
+    peer.gate.clear()
+    box.later(["b"])
+    await asyncio.sleep(0)
+    peer.room = True
+    await box.write(["c"])  # behind "b", which still waits: queued, not written
+    assert peer.received == ["a"]
+    peer.gate.set()
+    await peer.settle()
+    assert peer.received == ["a", "b", "c"]
